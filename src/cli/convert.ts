@@ -1,0 +1,65 @@
+import type { Command } from "commander";
+import { formatNames } from "../formats/registry.js";
+import { openImage } from "../sources/image.js";
+import { ensureFormatFitsSource, writeImage } from "./write-image.js";
+
+interface ConvertOptions {
+  format: string;
+  from?: string;
+  report?: string;
+  inputReport?: string;
+  json?: boolean;
+  quiet?: boolean;
+  blake3?: boolean;
+}
+
+export function registerConvert(program: Command): void {
+  program
+    .command("convert")
+    .description("convert an image to another format, hashing as it streams, with a report for the new image")
+    .argument("<input>", "image to read (lime, elf, raw, padded)")
+    .argument("<output>", "file to write, or - for standard output")
+    .requiredOption("-f, --format <name>", `output format: ${formatNames.join(", ")}`)
+    .option("--from <name>", "format of a headerless input (raw, padded)")
+    .option(
+      "--input-report <path>",
+      "the input's report (default: INPUT.report.json): restores addresses of raw/padded input",
+    )
+    .option(
+      "--report <path>",
+      "where to write the new image's report (default: OUTPUT.report.json; - for stdout)",
+    )
+    .option("--blake3", "also compute BLAKE3 of the output")
+    .option("--json", "print the report as JSON on stdout")
+    .option("-q, --quiet", "no progress bar")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  memimage convert guest.lime guest.padded --format padded\n  memimage convert guest.elf guest.lime -f lime\n  memimage convert dump.raw dump.lime -f lime --input-report dump.raw.report.json\n",
+    )
+    .action(async (input: string, output: string, options: ConvertOptions) => {
+      const opened = await openImage(input, {
+        ...(options.from ? { format: options.from } : {}),
+        ...(options.inputReport ? { reportPath: options.inputReport } : {}),
+      });
+      try {
+        ensureFormatFitsSource(options.format, opened.source.description.addressSpace);
+        const map = await opened.source.map();
+        const description = {
+          ...opened.source.description,
+          details: {
+            ...opened.source.description.details,
+            ...(opened.reportPath ? { report: opened.reportPath } : {}),
+          },
+        };
+        const { exitCode } = await writeImage(
+          opened.source,
+          map,
+          { source: description },
+          { output, ...options },
+        );
+        process.exitCode = exitCode;
+      } finally {
+        await opened.source.close();
+      }
+    });
+}

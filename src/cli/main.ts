@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from "commander";
+import { ExitCode } from "../core/errors.js";
+import { VERSION } from "../core/version.js";
+import { registerConvert } from "./convert.js";
+import { reportFailure } from "./exit.js";
+import { registerInfo } from "./info.js";
+import { registerVerify } from "./verify.js";
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name("memimage")
+    .description(
+      "Memory imaging for forensics: acquire memory, write LiME/ELF/raw/padded images, verify and convert them.",
+    )
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`memimage: ${text.replace(/^error: /, "")}`) });
+  registerInfo(program);
+  registerVerify(program);
+  registerConvert(program);
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : ExitCode.complete;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? ExitCode.complete : ExitCode.usage;
+    }
+    return reportFailure(error);
+  }
+}
+
+process.exitCode = await main(process.argv);

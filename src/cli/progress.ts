@@ -1,0 +1,46 @@
+import { SingleBar } from "cli-progress";
+import { hex } from "../core/map.js";
+import { formatBytes } from "../core/units.js";
+import type { PipelineEvent } from "../pipeline/run.js";
+
+export interface ProgressOptions {
+  quiet?: boolean;
+  json?: boolean;
+}
+
+/** A progress bar on stderr when it is a terminal; nothing otherwise (or with --quiet). */
+export function progressReporter(options: ProgressOptions): (event: PipelineEvent) => void {
+  if (options.quiet || options.json || !process.stderr.isTTY) return () => {};
+  let bar: SingleBar | undefined;
+  let lastUpdate = 0;
+  let started = 0;
+  return (event) => {
+    if (event.type === "start") {
+      started = performance.now();
+      bar = new SingleBar({
+        stream: process.stderr,
+        format: "{bar} {percentage}% | {done} of {all} | {rate}/s | ETA {eta_formatted} | {range}",
+        hideCursor: true,
+        etaBuffer: 50,
+      });
+      bar.start(event.bytesPlanned, 0, {
+        done: "0 B",
+        all: formatBytes(event.bytesPlanned),
+        rate: "-",
+        range: "",
+      });
+    } else if (event.type === "progress" && bar) {
+      const now = performance.now();
+      if (now - lastUpdate < 100 && event.bytesRead < event.bytesPlanned) return;
+      const seconds = (now - started) / 1000;
+      lastUpdate = now;
+      bar.update(event.bytesRead, {
+        done: formatBytes(event.bytesRead),
+        rate: seconds > 0 ? formatBytes(event.bytesRead / seconds) : "-",
+        range: hex(event.address),
+      });
+    } else if (event.type === "done") {
+      bar?.stop();
+    }
+  };
+}

@@ -1,0 +1,86 @@
+// Runs one acquisition or conversion end to end: sink, pipeline, report, exit status. Every command that writes
+// an image goes through here, so partial images, reports and exit codes behave the same everywhere.
+import { MemimageError } from "../core/errors.js";
+import type { Region } from "../core/map.js";
+import type { WriteContext } from "../formats/format.js";
+import { formatByName } from "../formats/registry.js";
+import type { HashName } from "../pipeline/hashing.js";
+import { type PipelineResult, runPipeline } from "../pipeline/run.js";
+import { reportPathFor, writeReport } from "../report/files.js";
+import { buildReport, type Report } from "../report/report.js";
+import { openSink } from "../sinks/open.js";
+import type { Source } from "../sources/source.js";
+import { exitCodeOf } from "./exit.js";
+import { progressReporter } from "./progress.js";
+import { stopOnSignals } from "./signals.js";
+
+export interface ImageOutputOptions {
+  output: string;
+  format: string;
+  report?: string;
+  json?: boolean;
+  quiet?: boolean;
+  blake3?: boolean;
+}
+
+export interface WriteImageResult {
+  result: PipelineResult;
+  report: Report;
+  reportPath: string | undefined;
+  exitCode: number;
+}
+
+export async function writeImage(
+  source: Source,
+  map: readonly Region[],
+  context: WriteContext,
+  options: ImageOutputOptions,
+): Promise<WriteImageResult> {
+  const format = formatByName(options.format);
+  const sink = await openSink(options.output);
+  const hashes: HashName[] = options.blake3 ? ["sha256", "blake3"] : ["sha256"];
+  const signals = stopOnSignals();
+  let result: PipelineResult;
+  try {
+    result = await runPipeline({
+      source,
+      map,
+      writer: format.createWriter(),
+      context,
+      sink,
+      hashes,
+      onEvent: progressReporter(options),
+      signal: signals.signal,
+    });
+  } finally {
+    signals.dispose();
+  }
+  const exitCode = result.error ? exitCodeOf(result.error) : result.status === "partial" ? 3 : 0;
+  const report = buildReport({ result, source: context.source, map, format: format.name, exitCode });
+  const reportPath = options.report ?? (sink.reportBeside ? reportPathFor(result.sink.location) : undefined);
+  if (reportPath && reportPath !== "-") await writeReport(reportPath, report);
+  if (options.json || reportPath === "-" || (!reportPath && !options.quiet)) {
+    // With the image on stdout and no report file named, the report goes to stderr so that it is never lost.
+    const stream = options.output === "-" ? process.stderr : process.stdout;
+    stream.write(`${JSON.stringify(report, null, 2)}\n`);
+  }
+  if (result.error) {
+    process.stderr.write(`memimage: ${result.error.message}\n`);
+  }
+  if (result.status === "partial" && !options.quiet) {
+    const missing = result.unreadable.reduce((n, u) => n + u.length, 0);
+    process.stderr.write(
+      `memimage: ${result.unreadable.length} unreadable span(s), ${missing} bytes, listed in the report; exit 3\n`,
+    );
+  }
+  return { result, report, reportPath, exitCode };
+}
+
+export function ensureFormatFitsSource(formatName: string, addressSpace: string): void {
+  if (addressSpace === "virtual" && formatName === "padded") {
+    throw new MemimageError(
+      "usage",
+      "padded output needs physical addresses; for a process use elf, lime or raw",
+    );
+  }
+}

@@ -1,0 +1,27 @@
+import type { Region } from "../core/map.js";
+
+/** One read of the pipeline: up to `length` bytes of `region` from `address`. */
+export interface Block {
+  regionIndex: number;
+  region: Region;
+  address: bigint;
+  length: number;
+}
+
+/** The default plan: every readable region in address order, cut into blocks of at most `blockSize` bytes. */
+export function* addressOrder(map: readonly Region[], blockSize: number): Iterable<Block> {
+  for (const [regionIndex, region] of map.entries()) {
+    if (!region.readable) {
+      yield { regionIndex, region, address: region.start, length: 0 };
+      continue;
+    }
+    for (let offset = 0; offset < region.length; offset += blockSize) {
+      yield {
+        regionIndex,
+        region,
+        address: region.start + BigInt(offset),
+        length: Math.min(blockSize, region.length - offset),
+      };
+    }
+  }
+}

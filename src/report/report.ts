@@ -1,0 +1,142 @@
+// The JSON report written beside every image: what was read, from where, when, how it was laid out and hashed,
+// and what could not be read. Every figure is measured; what was not measured is left out or said to be unknown.
+// Its schema is schema/report.schema.json.
+import { arch, hostname, platform, release, userInfo } from "node:os";
+import { hex, type Region } from "../core/map.js";
+import { VERSION } from "../core/version.js";
+import type { PipelineResult } from "../pipeline/run.js";
+import type { SourceDescription } from "../sources/source.js";
+
+export const REPORT_SCHEMA = "memimage-report/1";
+export const REPORT_SUFFIX = ".report.json";
+
+export interface ReportRegion {
+  start: string;
+  length: number;
+  readable: boolean;
+  kind: string;
+  perms?: string;
+}
+
+export interface Report {
+  schema: typeof REPORT_SCHEMA;
+  tool: { name: "memimage"; version: string; node: string };
+  command: string[];
+  host: { hostname: string; platform: string; release: string; arch: string; user: string };
+  status: PipelineResult["status"];
+  exitCode: number;
+  error?: string;
+  source: SourceDescription;
+  output: {
+    format: string;
+    sink: string;
+    location: string;
+    complete: boolean;
+    bytes: number;
+    sha256: string;
+    blake3?: string;
+  };
+  time: { start: string; end: string; durationMs: number };
+  map: ReportRegion[];
+  ranges: {
+    start: string;
+    length: number;
+    kind: string;
+    bytesRead: number;
+    sha256: string;
+    firstReadMs: number;
+    lastReadMs: number;
+  }[];
+  unreadable: { start: string; length: number; reason: string }[];
+  summary: { bytesPlanned: number; bytesRead: number; ranges: number; unreadableBytes: number };
+  /** Per block read: [address, length, start ms, end ms] relative to time.start. The smear measurements use them. */
+  blocks: [string, number, number, number][];
+}
+
+export interface ReportInput {
+  result: PipelineResult;
+  source: SourceDescription;
+  map: readonly Region[];
+  format: string;
+  exitCode: number;
+  argv?: string[];
+}
+
+export function buildReport({
+  result,
+  source,
+  map,
+  format,
+  exitCode,
+  argv = process.argv,
+}: ReportInput): Report {
+  const unreadableBytes = result.unreadable.reduce((n, u) => n + u.length, 0);
+  return {
+    schema: REPORT_SCHEMA,
+    tool: { name: "memimage", version: VERSION, node: process.version },
+    command: ["memimage", ...argv.slice(2)],
+    host: {
+      hostname: hostname(),
+      platform: platform(),
+      release: release(),
+      arch: arch(),
+      user: currentUser(),
+    },
+    status: result.status,
+    exitCode,
+    ...(result.error ? { error: result.error.message } : {}),
+    source,
+    output: {
+      format,
+      sink: result.sink.kind,
+      location: result.sink.location,
+      complete: result.status !== "aborted",
+      bytes: result.output.bytes,
+      sha256: result.output.sha256,
+      ...(result.output.blake3 ? { blake3: result.output.blake3 } : {}),
+    },
+    time: {
+      start: result.startedAt.toISOString(),
+      end: result.endedAt.toISOString(),
+      durationMs: result.endedAt.getTime() - result.startedAt.getTime(),
+    },
+    map: map.map(toReportRegion),
+    ranges: result.ranges.map((r) => ({ ...r, start: hex(r.start) })),
+    unreadable: result.unreadable.map((u) => ({ start: hex(u.start), length: u.length, reason: u.reason })),
+    summary: {
+      bytesPlanned: result.bytesPlanned,
+      bytesRead: result.bytesRead,
+      ranges: result.ranges.length,
+      unreadableBytes,
+    },
+    blocks: result.blocks.map((b) => [hex(b.address), b.length, b.startMs, b.endMs]),
+  };
+}
+
+export function toReportRegion(r: Region): ReportRegion {
+  return {
+    start: hex(r.start),
+    length: r.length,
+    readable: r.readable,
+    kind: r.kind,
+    ...(r.perms ? { perms: r.perms } : {}),
+  };
+}
+
+export function fromReportRegion(r: ReportRegion): Region {
+  return {
+    start: BigInt(r.start),
+    length: r.length,
+    readable: r.readable,
+    kind: r.kind,
+    ...(r.perms ? { perms: r.perms } : {}),
+  };
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? "unknown");
+  }
+}

@@ -1,0 +1,123 @@
+import { constants } from "node:fs";
+import { access, type FileHandle, link, open, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
+import { errnoCode, MemimageError } from "../core/errors.js";
+import type { Sink, SinkResult } from "./sink.js";
+import { writeZerosBy } from "./sink.js";
+
+export const PARTIAL_SUFFIX = ".partial";
+
+/**
+ * Writes OUT.partial (mode 0600, O_EXCL: never overwrites), fsyncs, then links it to OUT, which fails rather than
+ * replace a file that appeared meanwhile. An aborted image stays as OUT.partial, so it is never taken for complete.
+ */
+export class FileSink implements Sink {
+  readonly kind = "file" as const;
+  private written = 0;
+
+  private constructor(
+    private readonly path: string,
+    private readonly handle: FileHandle,
+  ) {}
+
+  get reportBeside(): string {
+    return this.path;
+  }
+
+  static async create(path: string): Promise<FileSink> {
+    await refuseExisting(path);
+    await refuseExisting(path + PARTIAL_SUFFIX);
+    try {
+      const handle = await open(
+        path + PARTIAL_SUFFIX,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
+        0o600,
+      );
+      return new FileSink(path, handle);
+    } catch (error) {
+      throw openError(path, error);
+    }
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let done = 0;
+    try {
+      while (done < bytes.length) {
+        const { bytesWritten } = await this.handle.write(bytes, done, bytes.length - done, null);
+        done += bytesWritten;
+      }
+    } catch (error) {
+      throw this.writeError(error, this.written + done);
+    } finally {
+      this.written += done;
+    }
+  }
+
+  writeZeros(length: number): Promise<void> {
+    return writeZerosBy((b) => this.write(b), length);
+  }
+
+  async finish(): Promise<SinkResult> {
+    try {
+      await this.handle.sync();
+      await this.handle.close();
+      await link(this.path + PARTIAL_SUFFIX, this.path);
+      await unlink(this.path + PARTIAL_SUFFIX);
+    } catch (error) {
+      throw this.writeError(error, this.written);
+    }
+    return { kind: "file", location: this.path, bytes: this.written };
+  }
+
+  async abort(): Promise<SinkResult> {
+    await this.handle.sync().catch(() => undefined);
+    await this.handle.close().catch(() => undefined);
+    return { kind: "file", location: this.path + PARTIAL_SUFFIX, bytes: this.written };
+  }
+
+  private writeError(error: unknown, offset: number): MemimageError {
+    const code = errnoCode(error);
+    const what =
+      code === "ENOSPC"
+        ? "disk full"
+        : code === "EDQUOT"
+          ? "disk quota exceeded"
+          : code === "EEXIST"
+            ? "the output appeared while writing"
+            : `${code ?? "write failed"}`;
+    return new MemimageError(
+      "sink",
+      `${this.path}${PARTIAL_SUFFIX}: ${what} after ${offset} bytes; the partial image is kept as ${this.path}${PARTIAL_SUFFIX}`,
+      { cause: error },
+    );
+  }
+}
+
+async function refuseExisting(path: string): Promise<void> {
+  const exists = await access(path).then(
+    () => true,
+    () => false,
+  );
+  if (exists)
+    throw new MemimageError(
+      "output-exists",
+      `${path} already exists; memimage never overwrites an image (choose another name or remove it)`,
+    );
+}
+
+function openError(path: string, error: unknown): MemimageError {
+  const code = errnoCode(error);
+  if (code === "ENOENT")
+    return new MemimageError("sink", `cannot create ${path}: the directory ${dirname(path)} does not exist`, {
+      cause: error,
+    });
+  if (code === "EACCES" || code === "EPERM")
+    return new MemimageError("sink", `cannot create ${path}: permission denied`, { cause: error });
+  if (code === "EEXIST")
+    return new MemimageError(
+      "output-exists",
+      `${path}${PARTIAL_SUFFIX} already exists; remove it or choose another name`,
+      { cause: error },
+    );
+  return new MemimageError("sink", `cannot create ${path}: ${code ?? String(error)}`, { cause: error });
+}
