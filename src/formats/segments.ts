@@ -62,19 +62,8 @@ export class ImageSource implements Source {
 
   async read(address: bigint, into: Uint8Array): Promise<number> {
     const segment = this.segmentAt(address);
-    if (!segment || !segment.stored)
-      throw new UnreadableError(`the image stores no bytes at ${hex(address)}`);
-    const hole = this.holes.find(
-      (h) => address < regionEnd(h) && regionEnd({ start: address, length: into.length }) > h.start,
-    );
-    let wanted = into.length;
-    if (hole && hole.start <= address) {
-      throw new UnreadableError(
-        "unreadable when acquired (zero-filled in the image)",
-        Number(regionEnd(hole) - address),
-      );
-    }
-    if (hole) wanted = Number(hole.start - address);
+    if (!segment?.stored) throw new UnreadableError(`the image stores no bytes at ${hex(address)}`);
+    const wanted = this.readableLengthAt(address, into.length);
     const offsetInSegment = Number(address - segment.start);
     const length = Math.min(wanted, segment.length - offsetInSegment);
     const { bytesRead } = await this.file.read(into, 0, length, segment.fileOffset + offsetInSegment);
@@ -83,6 +72,19 @@ export class ImageSource implements Source {
 
   async close(): Promise<void> {
     await this.file.close();
+  }
+
+  /** How many bytes from `address` lie before the next hole; throws if `address` is in one. */
+  private readableLengthAt(address: bigint, length: number): number {
+    const hole = this.holes.find((h) => address < regionEnd(h) && address + BigInt(length) > h.start);
+    if (!hole) return length;
+    if (hole.start <= address) {
+      throw new UnreadableError(
+        "unreadable when acquired (zero-filled in the image)",
+        Number(regionEnd(hole) - address),
+      );
+    }
+    return Number(hole.start - address);
   }
 
   private segmentAt(address: bigint): Segment | undefined {
