@@ -10,7 +10,7 @@ const MAX_PADDED_END = 2n ** 44n;
 class PaddedWriter implements FormatWriter {
   private written = 0n;
 
-  *begin(map: readonly { start: bigint; length: number }[]): Iterable<Piece> {
+  begin(map: readonly { start: bigint; length: number }[]): Iterable<Piece> {
     const last = map[map.length - 1];
     if (last && regionEnd(last) > MAX_PADDED_END) {
       throw new MemimageError(
@@ -18,6 +18,7 @@ class PaddedWriter implements FormatWriter {
         `padded output would be ${regionEnd(last)} bytes long (the map ends at ${hex(regionEnd(last))}); use lime or elf`,
       );
     }
+    return [];
   }
 
   *chunk(chunk: Chunk): Iterable<Piece> {
