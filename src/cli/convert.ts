@@ -43,7 +43,7 @@ export function registerConvert(program: Command): void {
       });
       try {
         ensureFormatFitsSource(options.format, opened.source.description.addressSpace);
-        const map = await opened.source.map();
+        const map = await opened.map();
         const description = {
           ...opened.source.description,
           details: {

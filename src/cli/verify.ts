@@ -4,7 +4,6 @@ import { hex } from "../core/map.js";
 import { formatByName } from "../formats/registry.js";
 import { hashFile } from "../pipeline/file-hash.js";
 import { runPipeline } from "../pipeline/run.js";
-import { fromReportRegion } from "../report/report.js";
 import { NullSink } from "../sinks/null.js";
 import { openImage } from "../sources/image.js";
 
@@ -61,7 +60,7 @@ export function registerVerify(program: Command): void {
           });
         if (opened.report) {
           // Re-read every range through the same pipeline that wrote it, so holes and hashes mean the same thing.
-          const map = opened.report.map.map(fromReportRegion);
+          const map = await opened.map();
           const result = await runPipeline({
             source: opened.source,
             map,

@@ -19,6 +19,7 @@ export type ErrorKind =
   | "source" // the source cannot be opened or mapped
   | "source-gone" // the source vanished while being read (process exited)
   | "output-exists" // refusing to overwrite
+  | "output" // the output cannot be created (missing directory, permission): nothing was written
   | "sink" // the output failed while being written (disk full, broken pipe)
   | "mismatch" // verification found a difference
   | "interrupted" // SIGINT (Ctrl-C)
@@ -30,6 +31,7 @@ const exitByKind: Record<ErrorKind, ExitCode> = {
   source: ExitCode.error,
   "source-gone": ExitCode.partial,
   "output-exists": ExitCode.error,
+  output: ExitCode.error,
   sink: ExitCode.sink,
   mismatch: ExitCode.mismatch,
   interrupted: ExitCode.sigint,

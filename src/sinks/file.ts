@@ -108,16 +108,20 @@ async function refuseExisting(path: string): Promise<void> {
 function openError(path: string, error: unknown): MemimageError {
   const code = errnoCode(error);
   if (code === "ENOENT")
-    return new MemimageError("sink", `cannot create ${path}: the directory ${dirname(path)} does not exist`, {
-      cause: error,
-    });
+    return new MemimageError(
+      "output",
+      `cannot create ${path}: the directory ${dirname(path)} does not exist`,
+      {
+        cause: error,
+      },
+    );
   if (code === "EACCES" || code === "EPERM")
-    return new MemimageError("sink", `cannot create ${path}: permission denied`, { cause: error });
+    return new MemimageError("output", `cannot create ${path}: permission denied`, { cause: error });
   if (code === "EEXIST")
     return new MemimageError(
       "output-exists",
       `${path}${PARTIAL_SUFFIX} already exists; remove it or choose another name`,
       { cause: error },
     );
-  return new MemimageError("sink", `cannot create ${path}: ${code ?? String(error)}`, { cause: error });
+  return new MemimageError("output", `cannot create ${path}: ${code ?? String(error)}`, { cause: error });
 }

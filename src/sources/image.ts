@@ -1,6 +1,6 @@
 import { open } from "node:fs/promises";
 import { errnoCode, MemimageError } from "../core/errors.js";
-import type { Span } from "../core/map.js";
+import type { Region, Span } from "../core/map.js";
 import type { Format } from "../formats/format.js";
 import { detectFormat, formatByName } from "../formats/registry.js";
 import { ImageSource } from "../formats/segments.js";
@@ -19,6 +19,8 @@ export interface OpenedImage {
   format: Format;
   report: Report | undefined;
   reportPath: string | undefined;
+  /** The acquisition's own map when its report is known (region boundaries and unreadable regions as acquired), else the image's. */
+  map(): Promise<Region[]>;
 }
 
 /** Opens an image file in any format as a source: the reader that convert, verify and info share. */
@@ -59,11 +61,13 @@ export async function openImage(path: string, options: OpenImageOptions = {}): P
       size,
       usable ? { map: usable.map.map(fromReportRegion), holes } : {},
     );
+    const source = new ImageSource(file, path, layout, holes);
     return {
-      source: new ImageSource(file, path, layout, holes),
+      source,
       format,
       report: usable,
       reportPath: usable ? reportPath : undefined,
+      map: async () => (usable ? usable.map.map(fromReportRegion) : source.map()),
     };
   } catch (error) {
     await file.close();
