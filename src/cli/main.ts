@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { ExitCode } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
+import { registerAcquire } from "./acquire.js";
 import { registerConvert } from "./convert.js";
 import { reportFailure } from "./exit.js";
 import { registerInfo } from "./info.js";
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`memimage: ${text.replace(/^error: /, "")}`) });
+  registerAcquire(program);
   registerInfo(program);
   registerVerify(program);
   registerConvert(program);

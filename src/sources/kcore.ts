@@ -1,0 +1,130 @@
+// /proc/kcore: the kernel's ELF core view of itself. PT_LOADs of RAM in the direct map carry the physical
+// address in p_paddr; vmalloc and module areas carry -1. The kernel-text PT_LOAD also has a p_paddr and overlaps
+// RAM: the direct map (the vaddr-paddr offset covering most bytes) is preferred, the others fill gaps only.
+import { type FileHandle, open } from "node:fs/promises";
+import { errnoCode, MemimageError } from "../core/errors.js";
+import type { Span } from "../core/map.js";
+import {
+  decodeElfHeader,
+  decodeProgramHeader,
+  ET_CORE,
+  PROGRAM_HEADER_SIZE,
+  type ProgramHeader,
+  PT_LOAD,
+} from "../formats/elf.js";
+import { Coverage } from "./coverage.js";
+import { whyDenied } from "./denial.js";
+import { readSystemRam } from "./iomem.js";
+import { type Location, PhysicalFileSource } from "./physical-file.js";
+import { physicalMap } from "./physical-map.js";
+import type { SourceDescription } from "./source.js";
+
+const NO_PADDR = 0xffff_ffff_ffff_ffffn;
+const MASK64 = (1n << 64n) - 1n;
+
+export interface KcoreSegment {
+  paddr: bigint;
+  vaddr: bigint;
+  offset: number;
+  length: number;
+}
+
+/** The PT_LOADs that have a physical address, the direct map first. Fails with a reason if not a kcore. */
+export async function readKcoreSegments(file: FileHandle, path: string): Promise<KcoreSegment[]> {
+  const head = Buffer.alloc(64);
+  const { bytesRead } = await file.read(head, 0, 64, 0);
+  if (bytesRead === 0)
+    throw new MemimageError(
+      "source",
+      `${path} is empty: a container masks it (bind-mounts /dev/null over it); run on the host, or use memimage vm from the hypervisor`,
+    );
+  const { header, problem } = decodeElfHeader(head);
+  if (!header || header.type !== ET_CORE)
+    throw new MemimageError("source", `${path}: ${problem ?? "not a core"}`);
+  const table = Buffer.alloc(header.phnum * header.phentsize);
+  await file.read(table, 0, table.length, header.phoff);
+  const segments: KcoreSegment[] = [];
+  for (let i = 0; i < header.phnum; i++) {
+    let ph: ProgramHeader;
+    try {
+      ph = decodeProgramHeader(table, i * (header.phentsize || PROGRAM_HEADER_SIZE));
+    } catch {
+      continue; // offsets past 2^53 belong to vmalloc-like areas, which have no physical address anyway
+    }
+    if (ph.type !== PT_LOAD || ph.paddr === NO_PADDR || ph.filesz === 0) continue;
+    segments.push({ paddr: ph.paddr, vaddr: ph.vaddr, offset: ph.offset, length: ph.filesz });
+  }
+  return directMapFirst(segments);
+}
+
+function directMapFirst(segments: KcoreSegment[]): KcoreSegment[] {
+  const bytesByDelta = new Map<bigint, number>();
+  for (const s of segments) {
+    const delta = (s.vaddr - s.paddr) & MASK64;
+    bytesByDelta.set(delta, (bytesByDelta.get(delta) ?? 0) + s.length);
+  }
+  const best = [...bytesByDelta.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const isDirect = (s: KcoreSegment) => ((s.vaddr - s.paddr) & MASK64) === best;
+  return [...segments.filter(isDirect), ...segments.filter((s) => !isDirect(s))];
+}
+
+export class KcoreSource extends PhysicalFileSource {
+  readonly description: SourceDescription;
+
+  private constructor(
+    file: FileHandle,
+    path: string,
+    private readonly segments: KcoreSegment[],
+    map: ReturnType<typeof physicalMap>,
+    coverage: Coverage,
+  ) {
+    super(file, path, map.regions, coverage);
+    this.description = {
+      kind: "kcore",
+      path,
+      addressSpace: "physical",
+      details: {
+        physicalSegments: segments.length,
+        mapFrom: "/proc/iomem System RAM intersected with the PT_LOADs of /proc/kcore that have p_paddr",
+        coverage,
+      },
+    };
+  }
+
+  static async open(path = "/proc/kcore", iomemPath = "/proc/iomem"): Promise<KcoreSource> {
+    let file: FileHandle;
+    try {
+      file = await open(path, "r");
+    } catch (error) {
+      throw new MemimageError("source", await whyDenied(path, errnoCode(error)), { cause: error });
+    }
+    try {
+      const segments = await readKcoreSegments(file, path);
+      const { ram } = await readSystemRam(iomemPath);
+      const map = physicalMap(
+        ram,
+        segments.map((s) => ({ start: s.paddr, length: s.length })),
+        `${path} has no PT_LOAD for this System RAM`,
+      );
+      return new KcoreSource(file, path, segments, map, new Coverage(ram, map.notOffered));
+    } catch (error) {
+      await file.close();
+      throw error;
+    }
+  }
+
+  protected locate(address: bigint): Location | undefined {
+    for (const s of this.segments) {
+      if (address >= s.paddr && address < s.paddr + BigInt(s.length)) {
+        const into = Number(address - s.paddr);
+        return { offset: s.offset + into, available: s.length - into };
+      }
+    }
+    return undefined;
+  }
+
+  /** The physical spans kcore offers (for tests and the report). */
+  offered(): Span[] {
+    return this.segments.map((s) => ({ start: s.paddr, length: s.length }));
+  }
+}
