@@ -1,0 +1,216 @@
+// The built CLI, run as a user runs it: info, verify and convert on real files, and their exit codes.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { after, before, describe, test } from "node:test";
+import { encodeRecordHeader } from "../../src/formats/lime.js";
+import { CLI, memimage, scratchDir } from "../helpers/cli.js";
+import { assertValidReport } from "../helpers/schema.js";
+
+const scratch = scratchDir();
+after(scratch.cleanup);
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+// A LiME file as LiME itself writes it: one record per range, end inclusive.
+const ranges = [
+  { start: 0x1000n, bytes: Buffer.alloc(0x9f000, 0x11) },
+  { start: 0x100000n, bytes: Buffer.from(Array.from({ length: 3 << 20 }, (_, i) => (i * 7) & 0xff)) },
+  { start: 0x40000000n, bytes: Buffer.alloc(4096, 0xee) },
+];
+const limePath = scratch.path("peer.lime");
+before(() => {
+  writeFileSync(
+    limePath,
+    Buffer.concat(ranges.flatMap((r) => [encodeRecordHeader(r.start, r.bytes.length), r.bytes])),
+  );
+});
+
+const readJson = (path: string) =>
+  JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown> & {
+    ranges: { sha256: string }[];
+    output: { sha256: string };
+  };
+
+describe("info", () => {
+  test("names format, ranges and sizes of a LiME image", () => {
+    const run = memimage(["info", limePath]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /format\s+lime/);
+    assert.match(run.stdout, /ranges\s+3, 3801088 bytes stored/);
+    assert.match(run.stdout, /0x40000000 - 0x40001000\s+4096 bytes/);
+  });
+
+  test("--json --hash gives the ranges and the file's SHA-256", () => {
+    const run = memimage(["info", "--json", "--hash", limePath]);
+    assert.equal(run.status, 0, run.stderr);
+    const info = JSON.parse(run.stdout) as {
+      format: string;
+      sha256: string;
+      ranges: { start: string; length: number }[];
+    };
+    assert.equal(info.format, "lime");
+    assert.equal(info.sha256, sha256(readFileSync(limePath)));
+    assert.deepEqual(
+      info.ranges.map((r) => [r.start, r.length]),
+      ranges.map((r) => [`0x${r.start.toString(16)}`, r.bytes.length]),
+    );
+  });
+
+  test("a missing file is one clear line, exit 1", () => {
+    const run = memimage(["info", scratch.path("nope.lime")]);
+    assert.equal(run.status, 1);
+    assert.equal(run.stderr.trim(), `memimage: cannot open ${scratch.path("nope.lime")}: no such file`);
+  });
+});
+
+describe("convert", () => {
+  for (const format of ["padded", "raw", "elf", "lime"]) {
+    test(`LiME -> ${format} -> LiME keeps every range hash, and the report validates`, () => {
+      const out = scratch.path(`converted.${format}`);
+      const run = memimage(["convert", limePath, out, "--format", format, "--quiet"]);
+      assert.equal(run.status, 0, run.stderr);
+      assert.equal(statSync(out).mode & 0o777, 0o600, "images are created 0600");
+      const report = readJson(`${out}.report.json`);
+      assertValidReport(report);
+      assert.equal(report.status, "complete");
+      assert.equal(report.output.sha256, sha256(readFileSync(out)));
+      assert.deepEqual(
+        report.ranges.map((r) => r.sha256),
+        ranges.map((r) => sha256(r.bytes)),
+      );
+      const back = scratch.path(`converted.${format}.lime`);
+      assert.equal(memimage(["convert", out, back, "-f", "lime", "-q"]).status, 0);
+      assert.deepEqual(
+        readJson(`${back}.report.json`).ranges.map((r) => r.sha256),
+        ranges.map((r) => sha256(r.bytes)),
+      );
+      assert.equal(memimage(["verify", out]).status, 0);
+    });
+  }
+
+  test("padded file offsets are physical addresses", () => {
+    const out = scratch.path("offsets.padded");
+    assert.equal(memimage(["convert", limePath, out, "-f", "padded", "-q"]).status, 0);
+    const padded = readFileSync(out);
+    assert.equal(padded.length, 0x40001000);
+    assert.equal(padded[0x100000 + 5], (5 * 7) & 0xff);
+    assert.equal(padded[0x40000000], 0xee);
+    assert.equal(padded[0xfff], 0);
+  });
+
+  test("never overwrites: an existing output is refused with exit 1 and left untouched", () => {
+    const out = scratch.path("exists.raw");
+    writeFileSync(out, "precious");
+    const run = memimage(["convert", limePath, out, "-f", "raw"]);
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /exists\.raw already exists; memimage never overwrites/);
+    assert.equal(readFileSync(out, "utf8"), "precious");
+  });
+
+  test("a missing output directory is exit 1 before anything is written", () => {
+    const run = memimage(["convert", limePath, scratch.path("no/such/dir/x.raw"), "-f", "raw"]);
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /the directory .*no\/such\/dir does not exist/);
+  });
+
+  test("an unknown format is a usage error, exit 2", () => {
+    const run = memimage(["convert", limePath, scratch.path("x.img"), "-f", "vmdk"]);
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /unknown format "vmdk"/);
+  });
+
+  test("to stdout: the bytes are the image, the report goes to stderr", () => {
+    const result = spawnSync(process.execPath, [CLI, "convert", limePath, "-", "-f", "raw"], {
+      maxBuffer: 64 << 20,
+    });
+    assert.equal(result.status, 0, result.stderr.toString());
+    assert.deepEqual(result.stdout, Buffer.concat(ranges.map((r) => r.bytes)));
+    const report = JSON.parse(result.stderr.toString()) as { output: { sha256: string; sink: string } };
+    assert.equal(report.output.sink, "stdout");
+    assert.equal(report.output.sha256, sha256(result.stdout));
+  });
+
+  test("a reader that goes away mid-stream: exit 4, report says aborted", async () => {
+    const child = spawn(process.execPath, [
+      CLI,
+      "convert",
+      limePath,
+      "-",
+      "-f",
+      "raw",
+      "--report",
+      scratch.path("pipe.report.json"),
+    ]);
+    const stderr: Buffer[] = [];
+    child.stderr.on("data", (d: Buffer) => stderr.push(d));
+    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+    child.stdout.destroy();
+    const status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    assert.equal(status, 4, Buffer.concat(stderr).toString());
+    assert.match(Buffer.concat(stderr).toString(), /standard output failed after \d+ bytes/);
+    const report = readJson(scratch.path("pipe.report.json"));
+    assert.equal(report.status, "aborted");
+    assert.equal((report.output as unknown as { complete: boolean }).complete, false);
+  });
+});
+
+describe("verify", () => {
+  test("a flipped byte is found: exit 5 and the range named", () => {
+    const out = scratch.path("flip.lime");
+    assert.equal(memimage(["convert", limePath, out, "-f", "lime", "-q"]).status, 0);
+    const bytes = readFileSync(out);
+    bytes[32 + 0x9f000 + 32 + 100] = (bytes[32 + 0x9f000 + 32 + 100] ?? 0) ^ 0xff;
+    writeFileSync(out, bytes);
+    const run = memimage(["verify", out]);
+    assert.equal(run.status, 5);
+    assert.match(run.stdout, /MISMATCH file sha256/);
+    assert.match(run.stdout, /MISMATCH range 0x100000\+3145728/);
+    assert.match(run.stdout, /2 of 3 ranges match/);
+  });
+
+  test("--sha256 compares with a given hash", () => {
+    const good = sha256(readFileSync(limePath));
+    assert.equal(memimage(["verify", "--sha256", good, limePath]).status, 0);
+    assert.equal(memimage(["verify", "--sha256", "0".repeat(64), limePath]).status, 5);
+  });
+
+  test("nothing to compare with is a usage error", () => {
+    const run = memimage(["verify", limePath]);
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /nothing to compare/);
+  });
+});
+
+describe("full disk", {
+  skip: process.getuid?.() !== 0 ? "needs root to mount a small tmpfs" : false,
+}, () => {
+  const mountPoint = scratch.path("small");
+  before(() => {
+    mkdirSync(mountPoint);
+    const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint]);
+    assert.equal(mounted.status, 0, mounted.stderr.toString());
+  });
+  after(() => spawnSync("umount", [mountPoint]));
+
+  test("disk full: exit 4, the partial image kept as .partial, never as the image", () => {
+    const out = `${mountPoint}/full.raw`;
+    const run = memimage([
+      "convert",
+      limePath,
+      out,
+      "-f",
+      "raw",
+      "--report",
+      scratch.path("full.report.json"),
+    ]);
+    assert.equal(run.status, 4, run.stderr);
+    assert.match(run.stderr, /disk full after \d+ bytes; the partial image is kept as .*full\.raw\.partial/);
+    assert.equal(existsSync(out), false);
+    assert.equal(existsSync(`${out}.partial`), true);
+    const report = readJson(scratch.path("full.report.json"));
+    assertValidReport(report);
+    assert.equal(report.status, "aborted");
+    assert.equal(report.exitCode, 4);
+  });
+});
