@@ -1,4 +1,4 @@
-import { SingleBar } from "cli-progress";
+import type { SingleBar } from "cli-progress";
 import { hex } from "../core/map.js";
 import { formatBytes } from "../core/units.js";
 import type { PipelineEvent } from "../pipeline/run.js";
@@ -9,8 +9,10 @@ export interface ProgressOptions {
 }
 
 /** A progress bar on stderr when it is a terminal; nothing otherwise (or with --quiet). */
-export function progressReporter(options: ProgressOptions): (event: PipelineEvent) => void {
+export async function progressReporter(options: ProgressOptions): Promise<(event: PipelineEvent) => void> {
   if (options.quiet || options.json || !process.stderr.isTTY) return () => {};
+  // Loaded only for a terminal: every module loaded is memory taken from the machine being imaged.
+  const { SingleBar } = await import("cli-progress");
   let bar: SingleBar | undefined;
   let lastUpdate = 0;
   let started = 0;

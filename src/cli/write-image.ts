@@ -49,7 +49,7 @@ export async function writeImage(
       context,
       sink,
       hashes,
-      onEvent: progressReporter(options),
+      onEvent: await progressReporter(options),
       signal: signals.signal,
     });
   } finally {

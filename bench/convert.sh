@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# bench/convert: convert a 2 GiB LiME image to padded and back, against `cat IMAGE | sha256sum` on the same file,
+# in alternating rounds (the machine is noisy); prints median throughputs, the ratios and memimage's peak RSS.
+# SIZE_MIB, ROUNDS and BENCH_DIR may be set.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+size_mib=${SIZE_MIB:-2048}
+rounds=${ROUNDS:-3}
+dir=${BENCH_DIR:-/var/tmp/memimage-bench}
+rm -rf "$dir" && mkdir -p "$dir"
+trap 'rm -rf "$dir"' EXIT
+image="$dir/bench.lime"
+node "$here/../dist/bench/make-lime.js" "$image" "$size_mib"
+sync
+bytes=$(stat -c %s "$image")
+cat "$image" >/dev/null # every run starts from the page cache
+
+peer=() to_padded=() back=() rss=0
+for ((round = 0; round < rounds; round++)); do
+  rm -f "$dir"/bench.padded* "$dir"/back.lime*
+  sync
+  timed s r bash -c "cat '$image' | sha256sum"; peer+=("$s")
+  timed s r $MEMIMAGE convert "$image" "$dir/bench.padded" -f padded -q; to_padded+=("$s"); rss=$((r > rss ? r : rss))
+  sync
+  timed s r $MEMIMAGE convert "$dir/bench.padded" "$dir/back.lime" -f lime -q; back+=("$s"); rss=$((r > rss ? r : rss))
+  cmp -s <(jq -r '.ranges[].sha256' "$dir/bench.padded.report.json") <(jq -r '.ranges[].sha256' "$dir/back.lime.report.json") \
+    || { echo "range hashes differ after the round trip" >&2; exit 1; }
+done
+peer_s=$(median "${peer[@]}") to_padded_s=$(median "${to_padded[@]}") back_s=$(median "${back[@]}")
+
+echo "machine: $(machine)"
+echo "image: $bytes bytes LiME, $rounds rounds, medians; output written to $(df --output=fstype "$dir" | tail -1) and fsynced"
+echo "cat | sha256sum:          $(mbps "$bytes" "$peer_s") MiB/s"
+echo "memimage lime -> padded:  $(mbps "$bytes" "$to_padded_s") MiB/s  ratio $(ratio "$peer_s" "$to_padded_s")"
+echo "memimage padded -> lime:  $(mbps "$bytes" "$back_s") MiB/s  ratio $(ratio "$peer_s" "$back_s")"
+echo "memimage peak RSS:        $((rss / 1024)) MiB"
