@@ -36,7 +36,11 @@ class ElfCoreWriter implements FormatWriter {
     const virtual = context.source.addressSpace === "virtual";
     // A physical image leaves out what could not be read; a process core keeps every mapping (gdb lists them),
     // with no bytes for the unreadable ones.
-    const loads = virtual ? map : map.filter((r) => r.readable);
+    const loads = virtual
+      ? [...map, ...(context.declared ?? [])].sort((a, b) =>
+          a.start < b.start ? -1 : a.start > b.start ? 1 : 0,
+        )
+      : map.filter((r) => r.readable);
     const notes = Buffer.concat((context.notes ?? []).map(encodeNote));
     const phnum = loads.length + 1;
     if (phnum >= PN_XNUM) throw new RangeError(`too many ranges for one ELF file: ${loads.length}`);

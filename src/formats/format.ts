@@ -19,6 +19,12 @@ export interface WriteContext {
   source: SourceDescription;
   /** ELF notes the source supplies for a core (a process source gives NT_PRSTATUS, NT_FILE and the like). */
   notes?: Note[];
+  /**
+   * Regions a core declares without storing their bytes (a process's mappings its filter leaves out): PT_LOAD with
+   * p_filesz 0, as the kernel writes them. They are not read, so they are not unreadable; formats without such a
+   * header ignore them.
+   */
+  declared?: readonly Region[];
 }
 
 /**
