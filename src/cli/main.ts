@@ -6,6 +6,7 @@ import { registerAcquire } from "./acquire.js";
 import { registerConvert } from "./convert.js";
 import { reportFailure } from "./exit.js";
 import { registerInfo } from "./info.js";
+import { registerProcess } from "./process.js";
 import { registerVerify } from "./verify.js";
 
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerVerify(program);
   registerConvert(program);
+  registerProcess(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
