@@ -10,7 +10,7 @@ import type { Source } from "../sources/source.js";
 import { type HashName, MultiHash } from "./hashing.js";
 import { addressOrder, type Block } from "./plan.js";
 
-export const DEFAULT_BLOCK_SIZE = 4 << 20;
+export const DEFAULT_BLOCK_SIZE = 2 << 20;
 const RING_DEPTH = 2;
 const PAGE_SIZE = 4096;
 
