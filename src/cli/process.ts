@@ -150,7 +150,7 @@ async function describeExecutable(target: ProcessTarget): Promise<Record<string,
   if (!target.exe.path) return { problem: target.exe.problem };
   try {
     // Through /proc/PID/exe, so the bytes are those of the running binary even if the path was replaced.
-    const { bytes, sha256 } = await hashFile(`/proc/${target.pid}/exe`, ["sha256"], 1 << 20);
+    const { bytes, sha256 } = await hashFile(`/proc/${target.pid}/exe`, ["sha256"], 64 << 10);
     return { path: target.exe.path, bytes, sha256 };
   } catch (error) {
     return { path: target.exe.path, problem: `cannot hash it: ${(error as Error).message}` };
