@@ -1,6 +1,6 @@
 // Runs one acquisition or conversion end to end: sink, pipeline, report, exit status. Every command that writes
 // an image goes through here, so partial images, reports and exit codes behave the same everywhere.
-import { MemimageError } from "../core/errors.js";
+import { ExitCode, MemimageError } from "../core/errors.js";
 import type { Region } from "../core/map.js";
 import type { WriteContext } from "../formats/format.js";
 import { formatByName } from "../formats/registry.js";
@@ -9,6 +9,7 @@ import { type PipelineResult, runPipeline } from "../pipeline/run.js";
 import { reportPathFor, writeReport } from "../report/files.js";
 import { buildReport, type Report } from "../report/report.js";
 import { openSink } from "../sinks/open.js";
+import type { Sink } from "../sinks/sink.js";
 import type { Source } from "../sources/source.js";
 import { exitCodeOf } from "./exit.js";
 import { progressReporter } from "./progress.js";
@@ -37,12 +38,12 @@ export async function writeImage(
   options: ImageOutputOptions,
 ): Promise<WriteImageResult> {
   const format = formatByName(options.format);
-  const sink = await openSink(options.output);
   const hashes: HashName[] = options.blake3 ? ["sha256", "blake3"] : ["sha256"];
+  // Handlers first: a signal from the moment the output exists must leave a marked partial image and a report.
   const signals = stopOnSignals();
-  let result: PipelineResult;
   try {
-    result = await runPipeline({
+    const sink = await openSink(options.output);
+    const result = await runPipeline({
       source,
       map,
       writer: format.createWriter(),
@@ -52,26 +53,33 @@ export async function writeImage(
       onEvent: await progressReporter(options),
       signal: signals.signal,
     });
+    return await witness(result, sink, context, format.name, map, options);
   } finally {
     signals.dispose();
   }
-  const exitCode = result.error ? exitCodeOf(result.error) : result.status === "partial" ? 3 : 0;
-  const report = buildReport({ result, source: context.source, map, format: format.name, exitCode });
+}
+
+/** Writes the report and says on stderr what the user must know: why it stopped, what could not be read. */
+async function witness(
+  result: PipelineResult,
+  sink: Sink,
+  context: WriteContext,
+  formatName: string,
+  map: readonly Region[],
+  options: ImageOutputOptions,
+): Promise<WriteImageResult> {
+  const exitCode = result.error ? exitCodeOf(result.error) : result.status === "partial" ? ExitCode.partial : ExitCode.complete;
+  const report = buildReport({ result, source: context.source, map, format: formatName, exitCode });
   const reportPath = options.report ?? (sink.reportBeside ? reportPathFor(result.sink.location) : undefined);
   if (reportPath && reportPath !== "-") await writeReport(reportPath, report);
-  if (options.json || reportPath === "-" || (!reportPath && !options.quiet)) {
-    // With the image on stdout and no report file named, the report goes to stderr so that it is never lost.
-    const stream = options.output === "-" ? process.stderr : process.stdout;
-    stream.write(`${JSON.stringify(report, null, 2)}\n`);
-  }
-  if (result.error) {
-    process.stderr.write(`memimage: ${result.error.message}\n`);
-  }
+  // With the image on stdout and no report file named, the report goes to stderr so that it is never lost.
+  const onStdout = options.output !== "-" && (options.json || reportPath === "-");
+  if (onStdout) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else if (!reportPath || reportPath === "-") process.stderr.write(`${JSON.stringify(report, null, 2)}\n`);
+  if (result.error) process.stderr.write(`memimage: ${result.error.message}\n`);
   if (result.status === "partial" && !options.quiet) {
     const missing = result.unreadable.reduce((n, u) => n + u.length, 0);
-    process.stderr.write(
-      `memimage: ${result.unreadable.length} unreadable span(s), ${missing} bytes, listed in the report; exit 3\n`,
-    );
+    process.stderr.write(`memimage: ${result.unreadable.length} unreadable span(s), ${missing} bytes, listed in the report; exit 3\n`);
   }
   return { result, report, reportPath, exitCode };
 }

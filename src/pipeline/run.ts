@@ -101,10 +101,15 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
           outputHash.update(piece);
           await sink.write(piece);
           bytesOut += piece.length;
-        } else if (piece.zeros > 0) {
-          outputHash.updateZeros(piece.zeros);
-          await sink.writeZeros(piece.zeros);
-          bytesOut += piece.zeros;
+        } else {
+          // A padded gap can be gigabytes: write it a block at a time so a signal can stop it.
+          for (let left = piece.zeros; left > 0; left -= blockSize) {
+            if (options.signal?.aborted) throw interrupted(options.signal);
+            const length = Math.min(left, blockSize);
+            outputHash.updateZeros(length);
+            await sink.writeZeros(length);
+            bytesOut += length;
+          }
         }
       }
     });

@@ -214,3 +214,40 @@ describe("full disk", {
     assert.equal(report.exitCode, 4);
   });
 });
+
+describe("signals", () => {
+  for (const [signal, status] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
+    test(`${signal} stops cleanly: exit ${status}, the image kept as .partial, the report says aborted`, async () => {
+      // Two ranges 64 GiB apart: the padded gap alone takes far longer to write than the test waits.
+      const far = scratch.path(`far-${signal}.lime`);
+      writeFileSync(
+        far,
+        Buffer.concat([
+          encodeRecordHeader(0n, 4096),
+          Buffer.alloc(4096, 1),
+          encodeRecordHeader(64n << 30n, 4096),
+          Buffer.alloc(4096, 2),
+        ]),
+      );
+      const out = scratch.path(`far-${signal}.padded`);
+      const child = spawn(process.execPath, [CLI, "convert", far, out, "-f", "padded", "-q"]);
+      const stderr: Buffer[] = [];
+      child.stderr.on("data", (d: Buffer) => stderr.push(d));
+      // The partial file exists once the signal handlers are in place and the pipeline runs.
+      for (let waited = 0; !existsSync(`${out}.partial`) && waited < 20_000; waited += 50)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      child.kill(signal);
+      const exit = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      assert.equal(exit, status, Buffer.concat(stderr).toString());
+      assert.equal(existsSync(out), false);
+      assert.equal(existsSync(`${out}.partial`), true);
+      const report = readJson(`${out}.partial.report.json`);
+      assertValidReport(report);
+      assert.equal(report.status, "aborted");
+      assert.match(String(report.error), new RegExp(signal));
+    });
+  }
+});
