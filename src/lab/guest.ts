@@ -12,6 +12,10 @@ import { QmpClient } from "./qmp.js";
 
 export interface GuestOptions {
   memoryMiB?: number;
+  /** Virtual CPUs (multi-threaded TCG spreads them over host cores). */
+  cpus?: number;
+  /** QEMU CPU model; "max" lets TCG offer the SIMD instructions it emulates, as real hardware would have. */
+  cpuModel?: string;
   /** The guest powers itself off after this many seconds whatever happens. */
   lifetimeSeconds?: number;
   bootTimeoutMs?: number;
@@ -107,6 +111,10 @@ export class Guest {
       "tcg",
       "-m",
       String(options.memoryMiB ?? 512),
+      "-smp",
+      String(options.cpus ?? 2),
+      "-cpu",
+      options.cpuModel ?? "max",
       "-display",
       "none",
       "-monitor",

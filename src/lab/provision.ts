@@ -26,6 +26,7 @@ export interface Lab {
 const HOST_PACKAGES: Record<string, string> = {
   "qemu-system-x86_64": "qemu-system-x86",
   cpio: "cpio",
+  insmod: "kmod",
   xz: "xz-utils",
   zstd: "zstd",
   gzip: "gzip",
@@ -58,7 +59,9 @@ async function ensureHostPackages(): Promise<void> {
   const missing: string[] = [];
   for (const [command, pkg] of Object.entries(HOST_PACKAGES)) if (!(await which(command))) missing.push(pkg);
   // busybox-static: the initramfs needs a static busybox (the dynamic one cannot run without the host's libc).
-  const busybox = await exec("dpkg-query", ["-W", "-f=${Status}", "busybox-static"], { allowFailure: true });
+  const busybox = await exec("dpkg-query", ["-W", "-f=\u0024{Status}", "busybox-static"], {
+    allowFailure: true,
+  });
   if (!busybox.stdout.includes("install ok installed")) missing.push("busybox-static");
   await aptInstall(missing);
 }

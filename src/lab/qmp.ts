@@ -47,7 +47,10 @@ export class QmpClient {
   }
 
   private onMessage(message: Record<string, unknown>, greet: () => void): void {
-    if ("QMP" in message) return greet();
+    if ("QMP" in message) {
+      greet();
+      return;
+    }
     if (typeof message.event === "string") {
       const event = message as unknown as QmpEvent;
       const waiter = this.waiters.findIndex((w) => w.name === event.event);

@@ -1,0 +1,175 @@
+// Physical acquisition inside a real guest (Debian's kernel under QEMU TCG), checked against the hypervisor's
+// own view of the guest's RAM (QMP dump-guest-memory) and against LiME run in the same guest. One boot per file.
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { type Span, totalLength } from "../../src/core/map.js";
+import { diffPages, readableParts } from "../../src/lab/compare.js";
+import { Guest } from "../../src/lab/guest.js";
+import { buildLime } from "../../src/lab/lime.js";
+import type { Report } from "../../src/report/report.js";
+import { openImage } from "../../src/sources/image.js";
+import { type IomemEntry, namedRange, parseIomem, systemRam } from "../../src/sources/iomem.js";
+import { guestSkipReason } from "./harness.js";
+
+const memimage = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+const skip = await guestSkipReason();
+const MINUTES = 60_000;
+
+let guest: Guest;
+let iomem: IomemEntry[];
+let ram: Span[];
+let kernelSpans: { name: string; span: Span }[];
+const images: Record<string, { path: string; report: Report }> = {};
+
+async function acquire(name: string, args: string): Promise<{ code: number; stderr: string; path: string }> {
+  const path = guest.path(name);
+  const r = await guest.run(`${process.execPath} ${memimage} acquire -q ${args} -o ${path}`, 10 * MINUTES);
+  return { code: r.code, stderr: r.stderr, path };
+}
+
+async function readReport(path: string): Promise<Report> {
+  return JSON.parse(await readFile(`${path}.report.json`, "utf8")) as Report;
+}
+
+describe("physical acquisition in a guest", { skip, timeout: 40 * MINUTES }, () => {
+  before(async () => {
+    guest = await Guest.boot({ memoryMiB: 512 });
+    iomem = parseIomem(await guest.check("cat /proc/iomem"));
+    ram = systemRam(iomem);
+    kernelSpans = ["Kernel code", "Kernel rodata"].map((name) => {
+      const span = namedRange(iomem, name);
+      assert.ok(span, `the guest's /proc/iomem has no "${name}" line`);
+      return { name, span };
+    });
+  });
+  after(async () => {
+    await guest?.shutdown();
+  });
+
+  test("kcore: LiME (auto), padded and ELF images, each complete but for listed pages", async (t) => {
+    for (const [name, args] of [
+      ["kcore.lime", "--format lime"],
+      ["kcore.padded", "--format padded --source kcore"],
+      ["kcore.elf", "--format elf --source kcore"],
+    ] as const) {
+      const { code, stderr, path } = await acquire(name, args);
+      assert.ok(code === 0 || code === 3, `exit ${code}: ${stderr}`);
+      const report = await readReport(path);
+      images[name] = { path, report };
+      const coverage = report.source.details?.coverage as {
+        bytesRead: number;
+        systemRamBytes: number;
+        fraction: number;
+      };
+      assert.equal(coverage.systemRamBytes, totalLength(ram), "System RAM as the guest's /proc/iomem says");
+      const unreadable = report.unreadable.reduce((n, u) => n + u.length, 0);
+      // Every byte of System RAM is read or listed, with a reason.
+      assert.equal(coverage.bytesRead + unreadable, coverage.systemRamBytes);
+      assert.equal(report.summary.bytesRead, coverage.bytesRead);
+      for (const u of report.unreadable) assert.ok(u.reason.length > 0);
+      // kcore offers whole pages: only a partial page at the end of a RAM range may be missing.
+      for (const u of report.unreadable) assert.ok(u.length < 4096, `unexpected hole ${u.start}+${u.length}`);
+      t.diagnostic(
+        `${name}: coverage ${(coverage.fraction * 100).toFixed(4)}% (${coverage.bytesRead}/${coverage.systemRamBytes} bytes), exit ${code}, ${report.time.durationMs} ms`,
+      );
+    }
+    const auto = images["kcore.lime"]?.report.source;
+    assert.equal(auto?.kind, "kcore");
+    const selection = auto?.details?.selection as { source: string; used: boolean; reason: string }[];
+    assert.equal(selection[0]?.source, "crash");
+    assert.equal(selection[0]?.used, false);
+    assert.match(selection[0]?.reason ?? "", /\/dev\/crash is absent/);
+    assert.deepEqual(selection[1], { source: "kcore", used: true, reason: "first source that works" });
+  });
+
+  test("/dev/mem: used where the kernel offers RAM through it, else refused with STRICT_DEVMEM named", async (t) => {
+    const { code, stderr, path } = await acquire("devmem.lime", "--format lime --source devmem");
+    if (code === 1) {
+      assert.match(stderr, /CONFIG_STRICT_DEVMEM/);
+      t.diagnostic(`/dev/mem refused RAM, as a Debian kernel must: ${stderr.trim().split("\n")[0]}`);
+      return;
+    }
+    assert.ok(code === 0 || code === 3, stderr);
+    images["devmem.lime"] = { path, report: await readReport(path) };
+  });
+
+  test("an output in the guest's tmpfs is refused (exit 2) and nothing is written", async () => {
+    const r = await guest.run(
+      `${process.execPath} ${memimage} acquire -q -o /tmp/in-ram.lime; echo; ls /tmp`,
+    );
+    assert.match(r.stderr, /tmpfs, which lives in RAM/);
+    assert.doesNotMatch(r.stdout, /in-ram/);
+  });
+
+  test("ground truth: kernel code and rodata byte-identical to QMP dump-guest-memory; smear measured", async (t) => {
+    const truthPath = guest.path("truth.elf");
+    await guest.qmp.execute("stop");
+    try {
+      await guest.qmp.execute("dump-guest-memory", { paging: false, protocol: `file:${truthPath}` });
+    } finally {
+      await guest.qmp.execute("cont");
+    }
+    const truth = await openImage(truthPath, { format: "elf" });
+    try {
+      for (const [name, image] of Object.entries(images)) {
+        const opened = await openImage(image.path);
+        try {
+          for (const { name: what, span } of kernelSpans) {
+            const d = await diffPages(opened.source, truth.source, [span]);
+            assert.equal(d.missing, 0, `${name}: ${what} missing pages`);
+            assert.equal(
+              d.differing,
+              0,
+              `${name}: ${what} differs at ${d.examples.map((a) => a.toString(16))}`,
+            );
+          }
+          const holes = image.report.unreadable.map((u) => ({ start: BigInt(u.start), length: u.length }));
+          const rest = await diffPages(opened.source, truth.source, readableParts(ram, holes));
+          assert.equal(rest.missing, 0, `${name}: pages missing from the image or the dump`);
+          t.diagnostic(
+            `${name}: smear ${((rest.differing / rest.pages) * 100).toFixed(2)}% of ${rest.pages} pages differ from the dump taken after it`,
+          );
+        } finally {
+          await opened.source.close();
+        }
+      }
+    } finally {
+      await truth.source.close();
+    }
+  });
+
+  test("LiME peer: same System RAM ranges, same bytes on kernel code and rodata", {
+    timeout: 15 * MINUTES,
+  }, async (t) => {
+    const release = (await guest.check("uname -r")).trim();
+    assert.equal(release, guest.lab.kernel.release);
+    const module = await buildLime(release);
+    const peerPath = guest.path("peer.lime");
+    const started = Date.now();
+    await guest.check(
+      `insmod ${module} "path=${peerPath} format=lime timeout=0" && rmmod lime`,
+      15 * MINUTES,
+    );
+    t.diagnostic(`LiME took ${Date.now() - started} ms`);
+    const peer = await openImage(peerPath, { format: "lime" });
+    const ours = await openImage(images["kcore.lime"]?.path ?? "");
+    try {
+      // LiME writes one record per System RAM range, inclusive ends, zero-padding a partial last page.
+      const peerRanges = (await peer.source.map()).map((r) => ({ start: r.start, length: r.length }));
+      assert.deepEqual(peerRanges, ram);
+      // memimage: the same ranges, as records read plus the pages it lists as unreadable.
+      const report = images["kcore.lime"]?.report as Report;
+      const listed = report.map.map((r) => ({ start: BigInt(r.start), length: r.length }));
+      assert.equal(totalLength(listed), totalLength(ram));
+      for (const { name, span } of kernelSpans) {
+        const d = await diffPages(ours.source, peer.source, [span]);
+        assert.equal(d.missing + d.differing, 0, `${name} differs from LiME's`);
+      }
+    } finally {
+      await peer.source.close();
+      await ours.source.close();
+    }
+  });
+});
