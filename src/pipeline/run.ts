@@ -1,17 +1,16 @@
 // The one pipeline every command uses: plan -> bounded read loop -> format writer -> sink, hashing as bytes pass.
-// Reads go into a small ring of reusable buffers; a buffer is read again only after the sink has taken it,
-// so memory stays bounded whatever the image size, and a slow sink slows the reads (back-pressure).
-import { createHash, type Hash } from "node:crypto";
+// Reads go into a small ring of reusable buffers; a buffer is read again only after it has been hashed and the sink
+// has taken it, so memory stays bounded whatever the image size, and a slow sink slows the reads (back-pressure).
 import { MemimageError, UnreadableError } from "../core/errors.js";
 import { type Region, type Span, subtractSpans, totalLength } from "../core/map.js";
 import type { FormatWriter, Piece, WriteContext } from "../formats/format.js";
 import type { Sink, SinkResult } from "../sinks/sink.js";
 import type { Source } from "../sources/source.js";
-import { type HashName, MultiHash } from "./hashing.js";
+import { type HashName, HashStream } from "./hashing.js";
 import { addressOrder, type Block } from "./plan.js";
 
 export const DEFAULT_BLOCK_SIZE = 2 << 20;
-const RING_DEPTH = 2;
+const RING_DEPTH = 3;
 const PAGE_SIZE = 4096;
 
 export interface UnreadableSpan extends Span {
@@ -78,57 +77,63 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   const { source, map, writer, sink } = options;
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
   const emit = options.onEvent ?? (() => {});
-  const outputHash = await MultiHash.create(options.hashes ?? ["sha256"]);
+  const outputHash = await HashStream.create(options.hashes ?? ["sha256"]);
   const startedAt = new Date();
   const t0 = performance.now();
   const elapsed = () => Math.round((performance.now() - t0) * 1000) / 1000;
   const bytesPlanned = totalLength(map.filter((r) => r.readable));
-  const ranges: (RangeResult & { hash: Hash })[] = [];
+  const ranges: (RangeResult & { hash: HashStream })[] = [];
   const unreadable: UnreadableSpan[] = [];
   const blocks: BlockTiming[] = [];
   let bytesRead = 0;
   let bytesOut = 0;
-
-  // Writes run one after another on this chain while the loop reads the next block.
-  let chain: Promise<void> = Promise.resolve();
   let failure: unknown;
+  /** Never rejects: the first failure is kept, and the loop stops at its next block. */
+  const settled = (work: Promise<unknown>): Promise<void> =>
+    work.then(
+      () => undefined,
+      (error: unknown) => {
+        failure ??= error;
+      },
+    );
+
+  // Three things happen to every block after it is read, each in order with itself and all at once with each other
+  // and with the next read: its range hash, the output hash of its pieces, and the sink's write of its pieces.
+  let writes: Promise<void> = Promise.resolve();
   const send = (pieces: Iterable<Piece>): Promise<void> => {
-    const list = [...pieces]; // run the writer now, in order; the bytes go out on the chain
-    chain = chain.then(async () => {
+    const list = [...pieces]; // run the writer now, in block order
+    const hashed = list.map((piece) =>
+      piece instanceof Uint8Array ? outputHash.update(piece) : outputHash.updateZeros(piece.zeros),
+    );
+    writes = writes.then(async () => {
       for (const piece of list) {
         if (piece instanceof Uint8Array) {
-          if (piece.length === 0) continue;
-          outputHash.update(piece);
           await sink.write(piece);
           bytesOut += piece.length;
-        } else {
-          // A padded gap can be gigabytes: write it a block at a time so a signal can stop it.
-          for (let left = piece.zeros; left > 0; left -= blockSize) {
-            if (options.signal?.aborted) throw interrupted(options.signal);
-            const length = Math.min(left, blockSize);
-            outputHash.updateZeros(length);
-            await sink.writeZeros(length);
-            bytesOut += length;
-          }
+          continue;
+        }
+        // A padded gap can be gigabytes: write it a block at a time so a signal can stop it.
+        for (let left = piece.zeros; left > 0; left -= blockSize) {
+          if (options.signal?.aborted) throw interrupted(options.signal);
+          const length = Math.min(left, blockSize);
+          await sink.writeZeros(length);
+          bytesOut += length;
         }
       }
     });
-    chain.catch((error: unknown) => {
-      failure ??= error;
-    });
-    return chain;
+    return settled(Promise.all([writes, ...hashed]));
   };
 
   const ring = Array.from({ length: RING_DEPTH }, () => ({
     buffer: Buffer.allocUnsafe(blockSize),
-    taken: Promise.resolve(),
+    busy: Promise.resolve(),
   }));
   let slotIndex = 0;
   let stopped: unknown;
   emit({ type: "start", bytesPlanned, ranges: map.length });
   try {
     await send(options.writer.begin(map, options.context));
-    let current: (RangeResult & { hash: Hash }) | undefined;
+    let current: (RangeResult & { hash: HashStream }) | undefined;
     let currentIndex = -1;
     for (const block of options.plan ?? addressOrder(map, blockSize)) {
       if (failure) break;
@@ -160,36 +165,43 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
           sha256: "",
           firstReadMs: elapsed(),
           lastReadMs: 0,
-          hash: createHash("sha256"),
+          hash: await HashStream.create(),
         };
         ranges.push(current);
       }
       if (!current || block.length === 0) continue;
       const slot = ring[slotIndex] as (typeof ring)[number];
       slotIndex = (slotIndex + 1) % RING_DEPTH;
-      await slot.taken.catch(() => undefined);
+      await slot.busy; // hashed and written: the buffer may be read into again
       if (failure) break;
       const data = slot.buffer.subarray(0, block.length);
       const startMs = elapsed();
       const holes = await readBlock(source, block.address, data);
       const endMs = elapsed();
       blocks.push({ address: block.address, length: block.length, startMs, endMs });
+      const rangeHashed: Promise<void>[] = [];
       for (const run of subtractSpans(block.address, block.length, holes)) {
         const offset = Number(run.start - block.address);
-        current.hash.update(data.subarray(offset, offset + run.length));
+        rangeHashed.push(current.hash.update(data.subarray(offset, offset + run.length)));
         current.bytesRead += run.length;
         bytesRead += run.length;
       }
       current.lastReadMs = endMs;
       for (const hole of holes) mergeHole(unreadable, hole);
-      slot.taken = send(writer.chunk({ region: block.region, address: block.address, data, holes }));
+      slot.busy = settled(
+        Promise.all([
+          send(writer.chunk({ region: block.region, address: block.address, data, holes })),
+          ...rangeHashed,
+        ]),
+      );
       emit({ type: "progress", bytesRead, bytesPlanned, address: block.address });
     }
     if (!failure) await send(writer.end());
   } catch (error) {
     stopped = error;
   }
-  await chain.catch(() => undefined);
+  await Promise.all(ring.map((slot) => slot.busy));
+  await writes.catch(() => undefined);
   const raised = failure ?? stopped;
   if (raised !== undefined && !(raised instanceof MemimageError)) {
     await sink.abort();
@@ -209,6 +221,8 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   }
   const finalError = error ?? finishError;
   const status: PipelineStatus = finalError ? "aborted" : unreadable.length > 0 ? "partial" : "complete";
+  const rangeResults: RangeResult[] = [];
+  for (const { hash, ...r } of ranges) rangeResults.push({ ...r, sha256: (await hash.digest()).sha256 });
   emit({ type: "done", status });
   return {
     status,
@@ -216,10 +230,10 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     endedAt: new Date(),
     bytesRead,
     bytesPlanned,
-    ranges: ranges.map(({ hash, ...r }) => ({ ...r, sha256: hash.digest("hex") })),
+    ranges: rangeResults,
     unreadable,
     blocks,
-    output: { bytes: bytesOut, ...outputHash.digest() },
+    output: { bytes: bytesOut, ...(await outputHash.digest()) },
     sink: sinkResult,
     ...(finalError ? { error: finalError } : {}),
   };

@@ -4,6 +4,7 @@
 import { arch, hostname, platform, release, userInfo } from "node:os";
 import { hex, type Region } from "../core/map.js";
 import { VERSION } from "../core/version.js";
+import { sha256Engine } from "../pipeline/hashing.js";
 import type { PipelineResult } from "../pipeline/run.js";
 import type { SourceDescription } from "../sources/source.js";
 
@@ -20,7 +21,7 @@ export interface ReportRegion {
 
 export interface Report {
   schema: typeof REPORT_SCHEMA;
-  tool: { name: "memimage"; version: string; node: string };
+  tool: { name: "memimage"; version: string; node: string; sha256: string };
   command: string[];
   host: { hostname: string; platform: string; release: string; arch: string; user: string };
   status: PipelineResult["status"];
@@ -73,7 +74,7 @@ export function buildReport({
   const unreadableBytes = result.unreadable.reduce((n, u) => n + u.length, 0);
   return {
     schema: REPORT_SCHEMA,
-    tool: { name: "memimage", version: VERSION, node: process.version },
+    tool: { name: "memimage", version: VERSION, node: process.version, sha256: sha256Engine() },
     command: ["memimage", ...argv.slice(2)],
     host: {
       hostname: hostname(),

@@ -13,10 +13,14 @@ export interface CliResult {
   stderr: string;
 }
 
-export function memimage(args: string[], options: { cwd?: string; input?: string } = {}): CliResult {
+export function memimage(
+  args: string[],
+  options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {},
+): CliResult {
   const result = spawnSync(process.execPath, [CLI, ...args], {
     cwd: options.cwd,
     input: options.input,
+    env: { ...process.env, ...options.env },
     encoding: "utf8",
     maxBuffer: 64 << 20,
   });

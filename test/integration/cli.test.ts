@@ -251,3 +251,33 @@ describe("signals", () => {
     });
   }
 });
+
+describe("hashing engines", () => {
+  test("SHA-256 on the thread pool (native addon) and on the main thread (Node crypto) agree, with BLAKE3 beside", () => {
+    const reports = ["native", "fallback"].map((engine) => {
+      const out = scratch.path(`engine-${engine}.lime`);
+      const run = memimage(
+        ["convert", limePath, out, "-f", "lime", "-q", "--blake3"],
+        engine === "fallback" ? { env: { MEMIMAGE_NO_NATIVE: "1" } } : {},
+      );
+      assert.equal(run.status, 0, run.stderr);
+      return readJson(`${out}.report.json`);
+    });
+    const [native, fallback] = reports as [ReturnType<typeof readJson>, ReturnType<typeof readJson>];
+    const engines = reports.map((r) => (r.tool as { sha256: string }).sha256);
+    assert.equal(engines[1], "Node crypto on the main thread");
+    if (process.env.CI)
+      assert.equal(engines[0], "OpenSSL on the thread pool (native addon)", "CI builds the addon");
+    assert.equal(native.output.sha256, fallback.output.sha256);
+    assert.equal(native.output.sha256, sha256(readFileSync(scratch.path("engine-native.lime"))));
+    assert.deepEqual(
+      native.ranges.map((r) => r.sha256),
+      fallback.ranges.map((r) => r.sha256),
+    );
+    assert.match(String((native.output as unknown as { blake3: string }).blake3), /^[0-9a-f]{64}$/);
+    assert.equal(
+      (native.output as unknown as { blake3: string }).blake3,
+      (fallback.output as unknown as { blake3: string }).blake3,
+    );
+  });
+});
