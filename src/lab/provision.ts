@@ -27,6 +27,7 @@ const HOST_PACKAGES: Record<string, string> = {
   "qemu-system-x86_64": "qemu-system-x86",
   cpio: "cpio",
   insmod: "kmod",
+  time: "time",
   xz: "xz-utils",
   zstd: "zstd",
   gzip: "gzip",

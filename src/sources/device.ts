@@ -58,7 +58,7 @@ export class DeviceSource extends PhysicalFileSource {
   }
 
   protected locate(address: bigint): Location {
-    return { offset: Number(address), available: Number.MAX_SAFE_INTEGER };
+    return { offset: address, available: Number.MAX_SAFE_INTEGER };
   }
 }
 

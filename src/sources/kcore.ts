@@ -4,14 +4,7 @@
 import { type FileHandle, open } from "node:fs/promises";
 import { errnoCode, MemimageError } from "../core/errors.js";
 import type { Span } from "../core/map.js";
-import {
-  decodeElfHeader,
-  decodeProgramHeader,
-  ET_CORE,
-  PROGRAM_HEADER_SIZE,
-  type ProgramHeader,
-  PT_LOAD,
-} from "../formats/elf.js";
+import { decodeElfHeader, ET_CORE, PROGRAM_HEADER_SIZE, PT_LOAD } from "../formats/elf.js";
 import { Coverage } from "./coverage.js";
 import { whyDenied } from "./denial.js";
 import { readSystemRam } from "./iomem.js";
@@ -25,7 +18,8 @@ const MASK64 = (1n << 64n) - 1n;
 export interface KcoreSegment {
   paddr: bigint;
   vaddr: bigint;
-  offset: number;
+  /** A bigint: with KASLR, kcore's file offsets (virtual address - PAGE_OFFSET) can pass 2^53. */
+  offset: bigint;
   length: number;
 }
 
@@ -45,14 +39,18 @@ export async function readKcoreSegments(file: FileHandle, path: string): Promise
   await file.read(table, 0, table.length, header.phoff);
   const segments: KcoreSegment[] = [];
   for (let i = 0; i < header.phnum; i++) {
-    let ph: ProgramHeader;
-    try {
-      ph = decodeProgramHeader(table, i * (header.phentsize || PROGRAM_HEADER_SIZE));
-    } catch {
-      continue; // offsets past 2^53 belong to vmalloc-like areas, which have no physical address anyway
-    }
-    if (ph.type !== PT_LOAD || ph.paddr === NO_PADDR || ph.filesz === 0) continue;
-    segments.push({ paddr: ph.paddr, vaddr: ph.vaddr, offset: ph.offset, length: ph.filesz });
+    // Read as bigints here rather than with decodeProgramHeader: vmalloc's size and KASLR'd offsets pass 2^53.
+    const at = i * (header.phentsize || PROGRAM_HEADER_SIZE);
+    const paddr = table.readBigUInt64LE(at + 24);
+    const filesz = table.readBigUInt64LE(at + 32);
+    if (table.readUInt32LE(at) !== PT_LOAD || paddr === NO_PADDR || filesz === 0n) continue;
+    if (filesz > BigInt(Number.MAX_SAFE_INTEGER)) continue; // not RAM: no machine has 8 PiB
+    segments.push({
+      paddr,
+      vaddr: table.readBigUInt64LE(at + 16),
+      offset: table.readBigUInt64LE(at + 8),
+      length: Number(filesz),
+    });
   }
   return directMapFirst(segments);
 }
@@ -117,7 +115,7 @@ export class KcoreSource extends PhysicalFileSource {
     for (const s of this.segments) {
       if (address >= s.paddr && address < s.paddr + BigInt(s.length)) {
         const into = Number(address - s.paddr);
-        return { offset: s.offset + into, available: s.length - into };
+        return { offset: s.offset + BigInt(into), available: s.length - into };
       }
     }
     return undefined;

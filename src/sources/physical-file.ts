@@ -8,7 +8,8 @@ import type { Source, SourceDescription } from "./source.js";
 
 /** Where a physical address lies in the file, and how many bytes from there are contiguous. */
 export interface Location {
-  offset: number;
+  /** A bigint: kcore offsets can pass 2^53 (FileHandle.read takes a bigint position). */
+  offset: bigint;
   available: number;
 }
 
@@ -40,7 +41,7 @@ export abstract class PhysicalFileSource implements Source {
     const length = Math.min(into.length, at.available, this.maxRead);
     let count: number;
     try {
-      ({ bytesRead: count } = await this.file.read(into, 0, length, at.offset));
+      ({ bytesRead: count } = await this.file.read(into, 0, length, at.offset as unknown as number));
     } catch (error) {
       const code = errnoCode(error);
       if (code && PAGE_ERRORS.has(code)) {

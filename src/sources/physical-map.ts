@@ -4,6 +4,15 @@ import { type Region, regionEnd, type Span, subtractSpans } from "../core/map.js
 import type { NotOffered } from "./coverage.js";
 import { SYSTEM_RAM } from "./iomem.js";
 
+const PAGE = 4096n;
+export const PARTIAL_PAGE =
+  "a partial page at the edge of a System RAM range: the kernel does not use it and offers whole pages only";
+
+function holdsWholePage(s: Span): boolean {
+  const firstPage = ((s.start + PAGE - 1n) / PAGE) * PAGE;
+  return firstPage + PAGE <= regionEnd(s);
+}
+
 export interface PhysicalMap {
   regions: Region[];
   notOffered: NotOffered[];
@@ -26,7 +35,7 @@ export function physicalMap(ram: readonly Span[], offered: readonly Span[], whyN
     }
     for (const gap of subtractSpans(r.start, r.length, pieces)) {
       pieces.push({ ...gap, readable: false, kind: SYSTEM_RAM });
-      notOffered.push({ ...gap, reason: whyNot });
+      notOffered.push({ ...gap, reason: holdsWholePage(gap) ? whyNot : PARTIAL_PAGE });
     }
     pieces.sort((a, b) => (a.start < b.start ? -1 : 1));
     regions.push(...pieces);

@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { namedRange, parseIomem, systemRam } from "../../src/sources/iomem.js";
-import { physicalMap } from "../../src/sources/physical-map.js";
+import { PARTIAL_PAGE, physicalMap } from "../../src/sources/physical-map.js";
 
 const fixture = (name: string) =>
   readFile(fileURLToPath(new URL(`../../../test/fixtures/${name}`, import.meta.url)), "latin1");
@@ -55,7 +55,9 @@ describe("physical map", () => {
       { start: 0x1000n, length: 0x9e000, readable: true, kind: "System RAM" },
       { start: 0x9f000n, length: 0xc00, readable: false, kind: "System RAM" },
     ]);
-    assert.deepEqual(notOffered, [{ start: 0x9f000n, length: 0xc00, reason: "not in kcore" }]);
+    assert.deepEqual(notOffered, [{ start: 0x9f000n, length: 0xc00, reason: PARTIAL_PAGE }]);
+    const missingPages = physicalMap(ram, [{ start: 0x1000n, length: 0x1000 }], "not in kcore").notOffered;
+    assert.deepEqual(missingPages, [{ start: 0x2000n, length: 0x9dc00, reason: "not in kcore" }]);
   });
 
   test("overlapping offers (kernel text inside the direct map) are folded, not doubled", () => {
