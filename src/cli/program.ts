@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+// The memimage command line: one file per command, registered here.
 import { Command, CommanderError } from "commander";
 import { ExitCode } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
@@ -27,7 +27,7 @@ export function buildProgram(): Command {
   return program;
 }
 
-async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : ExitCode.complete;
@@ -38,5 +38,3 @@ async function main(argv: string[]): Promise<number> {
     return reportFailure(error);
   }
 }
-
-process.exitCode = await main(process.argv);

@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// Entry point. V8's optimising compiler is turned off before anything else loads: memimage's JavaScript only
+// orchestrates (reading, hashing and writing run in native code), and the compiler's code and zones cost ~10 MiB
+// of RSS, memory taken from the machine being imaged, for no measured speed (see docs/benchmarks.md).
+import { setFlagsFromString } from "node:v8";
+
+setFlagsFromString("--no-opt");
+const { main } = await import("./program.js");
+process.exitCode = await main(process.argv);
