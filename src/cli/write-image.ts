@@ -68,18 +68,31 @@ async function witness(
   map: readonly Region[],
   options: ImageOutputOptions,
 ): Promise<WriteImageResult> {
-  const exitCode = result.error ? exitCodeOf(result.error) : result.status === "partial" ? ExitCode.partial : ExitCode.complete;
+  const exitCode = result.error
+    ? exitCodeOf(result.error)
+    : result.status === "partial"
+      ? ExitCode.partial
+      : ExitCode.complete;
   const report = buildReport({ result, source: context.source, map, format: formatName, exitCode });
   const reportPath = options.report ?? (sink.reportBeside ? reportPathFor(result.sink.location) : undefined);
   if (reportPath && reportPath !== "-") await writeReport(reportPath, report);
   // With the image on stdout and no report file named, the report goes to stderr so that it is never lost.
   const onStdout = options.output !== "-" && (options.json || reportPath === "-");
+  const reportOnStderr = !onStdout && (!reportPath || reportPath === "-");
   if (onStdout) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  else if (!reportPath || reportPath === "-") process.stderr.write(`${JSON.stringify(report, null, 2)}\n`);
+  else if (reportOnStderr) process.stderr.write(`${JSON.stringify(report, null, 2)}\n`);
+  if (!options.quiet && !reportOnStderr && !result.error) {
+    const where = reportPath && reportPath !== "-" ? `; report ${reportPath}` : "";
+    process.stderr.write(
+      `memimage: ${result.status}: ${result.sink.location} (${formatName}, ${result.output.bytes} bytes) sha256 ${result.output.sha256}${where}\n`,
+    );
+  }
   if (result.error) process.stderr.write(`memimage: ${result.error.message}\n`);
   if (result.status === "partial" && !options.quiet) {
     const missing = result.unreadable.reduce((n, u) => n + u.length, 0);
-    process.stderr.write(`memimage: ${result.unreadable.length} unreadable span(s), ${missing} bytes, listed in the report; exit 3\n`);
+    process.stderr.write(
+      `memimage: ${result.unreadable.length} unreadable span(s), ${missing} bytes, listed in the report; exit 3\n`,
+    );
   }
   return { result, report, reportPath, exitCode };
 }
