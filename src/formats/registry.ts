@@ -1,4 +1,5 @@
 import { MemimageError } from "../core/errors.js";
+import { avml } from "./avml.js";
 import { elf } from "./elf-core.js";
 import type { Format } from "./format.js";
 import { lime } from "./lime.js";
@@ -6,7 +7,7 @@ import { padded } from "./padded.js";
 import { raw } from "./raw.js";
 
 /** Every format memimage writes and reads. A new format is one module and one line here. */
-export const formats: readonly Format[] = [lime, raw, padded, elf];
+export const formats: readonly Format[] = [lime, raw, padded, elf, avml];
 
 export const formatNames = formats.map((f) => f.name);
 

@@ -23,6 +23,13 @@ export interface ImageLayout {
   fileSize: number;
   /** Whatever else the format carries, for `info` (ELF notes, header fields). */
   details: Record<string, unknown>;
+  /** How a format that encodes its bytes (AVML's snappy) reads a segment back; absent, bytes are stored as is. */
+  reader?: SegmentReader;
+}
+
+/** Reads up to `into.length` bytes of a segment from `offset` inside it; returns how many it read. */
+export interface SegmentReader {
+  read(segment: Segment, offset: number, into: Uint8Array): Promise<number>;
 }
 
 /** An image file read back as a source: this is how convert, verify and info read every format. */
@@ -66,6 +73,8 @@ export class ImageSource implements Source {
     const wanted = this.readableLengthAt(address, into.length);
     const offsetInSegment = Number(address - segment.start);
     const length = Math.min(wanted, segment.length - offsetInSegment);
+    if (this.layout.reader)
+      return this.layout.reader.read(segment, offsetInSegment, into.subarray(0, length));
     const { bytesRead } = await this.file.read(into, 0, length, segment.fileOffset + offsetInSegment);
     return bytesRead;
   }
