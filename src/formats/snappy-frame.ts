@@ -2,8 +2,19 @@
 // compressor: a stream identifier chunk, then chunks of at most 64 KiB of data each, compressed or stored, each
 // with the masked CRC-32C of its uncompressed bytes. A chunk header is one type byte and a 24-bit LE length.
 // encodeFramed() returns one whole stream; FrameDecoder reads one back a chunk at a time.
-import { crc32c } from "@node-rs/crc32";
-import { compressSync, uncompressSync } from "snappy";
+import { createRequire } from "node:module";
+
+type Snappy = typeof import("snappy");
+type Crc32 = typeof import("@node-rs/crc32");
+let loaded: { snappy: Snappy; crc: Crc32 } | undefined;
+/** The native codecs, loaded on first use: every format is registered at start-up, few runs use AVML. */
+function codecs(): { snappy: Snappy; crc: Crc32 } {
+  if (!loaded) {
+    const require = createRequire(import.meta.url);
+    loaded = { snappy: require("snappy") as Snappy, crc: require("@node-rs/crc32") as Crc32 };
+  }
+  return loaded;
+}
 
 export const STREAM_IDENTIFIER = Buffer.from([0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70, 0x59]);
 export const CHUNK_COMPRESSED = 0x00;
@@ -17,7 +28,7 @@ const CRC_SIZE = 4;
 
 /** The CRC the framing format stores: CRC-32C rotated right by 15 bits plus a constant, so CRCs of CRCs differ. */
 export function maskedCrc32c(data: Uint8Array): number {
-  const crc = crc32c(data);
+  const crc = codecs().crc.crc32c(data);
   return (((crc >>> 15) | (crc << 17)) + 0xa282ead8) >>> 0;
 }
 
@@ -37,7 +48,7 @@ export function encodeFramed(data: Uint8Array): Buffer {
   for (let offset = 0; offset < data.length; offset += MAX_CHUNK_DATA) {
     const piece = data.subarray(offset, Math.min(data.length, offset + MAX_CHUNK_DATA));
     const crc = maskedCrc32c(piece);
-    const compressed = compressSync(piece);
+    const compressed = codecs().snappy.compressSync(piece);
     if (compressed.length < piece.length - (piece.length >> 3)) {
       parts.push(chunkHeader(CHUNK_COMPRESSED, CRC_SIZE + compressed.length, crc), compressed);
     } else {
@@ -88,7 +99,7 @@ export function decodeChunk(chunk: Uint8Array, offset: number): Buffer | undefin
     if (type === CHUNK_UNCOMPRESSED) data = body.subarray(CRC_SIZE);
     else {
       try {
-        data = uncompressSync(body.subarray(CRC_SIZE)) as Buffer;
+        data = codecs().snappy.uncompressSync(body.subarray(CRC_SIZE)) as Buffer;
       } catch {
         throw new FrameError(offset, "corrupt snappy block: it does not decompress");
       }
