@@ -4,6 +4,7 @@ import { MemimageError } from "../core/errors.js";
 import { formatNames } from "../formats/registry.js";
 import { checkOutputFilesystem } from "../sinks/filesystem.js";
 import { openPhysical, type PhysicalSourceName, physicalSourceNames } from "../sources/physical.js";
+import { addEvidenceOptions } from "./evidence.js";
 import { writeImage } from "./write-image.js";
 
 interface AcquireOptions {
@@ -18,8 +19,7 @@ interface AcquireOptions {
 }
 
 export function registerAcquire(program: Command): void {
-  program
-    .command("acquire")
+  addEvidenceOptions(program.command("acquire"))
     .description("image this machine's physical memory (System RAM) from /dev/crash, /proc/kcore or /dev/mem")
     .option(
       "-o, --output <path>",

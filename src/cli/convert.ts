@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { formatNames } from "../formats/registry.js";
 import { openImage } from "../sources/image.js";
+import { addEvidenceOptions } from "./evidence.js";
 import { ensureFormatFitsSource, writeImage } from "./write-image.js";
 
 interface ConvertOptions {
@@ -14,8 +15,7 @@ interface ConvertOptions {
 }
 
 export function registerConvert(program: Command): void {
-  program
-    .command("convert")
+  addEvidenceOptions(program.command("convert"))
     .description("convert an image to another format, hashing as it streams, with a report for the new image")
     .argument("<input>", "image to read (lime, elf, raw, padded)")
     .argument("<output>", "file to write, or - for standard output")

@@ -19,6 +19,7 @@ import {
   planMappings,
 } from "../sources/process.js";
 import type { SourceDescription } from "../sources/source.js";
+import { addEvidenceOptions } from "./evidence.js";
 import { ensureFormatFitsSource, writeImage } from "./write-image.js";
 
 interface ProcessOptions {
@@ -33,8 +34,7 @@ interface ProcessOptions {
 }
 
 export function registerProcess(program: Command): void {
-  program
-    .command("process")
+  addEvidenceOptions(program.command("process"))
     .description("acquire a process's memory as a core gdb opens (or LiME/raw), with a report")
     .argument("<pid>", "the process id")
     .option("-o, --output <path>", "file to write, or - for standard output (default: core.PID)")

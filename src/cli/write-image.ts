@@ -6,16 +6,26 @@ import type { WriteContext } from "../formats/format.js";
 import { formatByName } from "../formats/registry.js";
 import type { HashName } from "../pipeline/hashing.js";
 import { type PipelineResult, runPipeline } from "../pipeline/run.js";
+import { casePathFor } from "../report/case.js";
 import { reportPathFor, writeReport } from "../report/files.js";
 import { buildReport, type Report } from "../report/report.js";
+import { assessWeaknesses } from "../report/weaknesses.js";
 import { openSink } from "../sinks/open.js";
 import type { Sink } from "../sinks/sink.js";
 import type { Source } from "../sources/source.js";
+import {
+  type AfterPass,
+  afterPass,
+  type EvidenceOptions,
+  smearSampler,
+  summary,
+  writeCaseBeside,
+} from "./evidence.js";
 import { exitCodeOf } from "./exit.js";
 import { progressReporter } from "./progress.js";
 import { stopOnSignals } from "./signals.js";
 
-export interface ImageOutputOptions {
+export interface ImageOutputOptions extends EvidenceOptions {
   output: string;
   format: string;
   report?: string;
@@ -43,6 +53,7 @@ export async function writeImage(
   const signals = stopOnSignals();
   try {
     const sink = await openSink(options.output);
+    const sampler = smearSampler(map, options);
     const result = await runPipeline({
       source,
       map,
@@ -52,8 +63,10 @@ export async function writeImage(
       hashes,
       onEvent: await progressReporter(options),
       signal: signals.signal,
+      ...(sampler ? { observeBlock: sampler.observe.bind(sampler) } : {}),
     });
-    return await witness(result, sink, context, format.name, map, options);
+    const after = await afterPass(result, source, sampler, options);
+    return await witness(result, sink, context, format.name, map, options, after);
   } finally {
     signals.dispose();
   }
@@ -67,26 +80,40 @@ async function witness(
   formatName: string,
   map: readonly Region[],
   options: ImageOutputOptions,
+  after: AfterPass,
 ): Promise<WriteImageResult> {
   const exitCode = result.error
     ? exitCodeOf(result.error)
     : result.status === "partial"
       ? ExitCode.partial
       : ExitCode.complete;
-  const report = buildReport({ result, source: context.source, map, format: formatName, exitCode });
   const reportPath = options.report ?? (sink.reportBeside ? reportPathFor(result.sink.location) : undefined);
+  const written = reportPath && reportPath !== "-" ? [reportPath] : [];
+  const weaknesses = await assessWeaknesses({
+    result,
+    source: context.source,
+    map,
+    smear: after.smear,
+    swap: after.swap,
+    otherFiles: [...written, ...(options.case && written[0] ? [casePathFor(written[0])] : [])],
+  });
+  const report = buildReport({
+    result,
+    source: context.source,
+    map,
+    format: formatName,
+    exitCode,
+    examiner: options.examiner,
+    weaknesses,
+  });
   if (reportPath && reportPath !== "-") await writeReport(reportPath, report);
+  const casePath = options.case ? await writeCaseBeside(report, reportPath) : undefined;
   // With the image on stdout and no report file named, the report goes to stderr so that it is never lost.
   const onStdout = options.output !== "-" && (options.json || reportPath === "-");
   const reportOnStderr = !onStdout && (!reportPath || reportPath === "-");
   if (onStdout) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else if (reportOnStderr) process.stderr.write(`${JSON.stringify(report, null, 2)}\n`);
-  if (!options.quiet && !reportOnStderr && !result.error) {
-    const where = reportPath && reportPath !== "-" ? `; report ${reportPath}` : "";
-    process.stderr.write(
-      `memimage: ${result.status}: ${result.sink.location} (${formatName}, ${result.output.bytes} bytes) sha256 ${result.output.sha256}${where}\n`,
-    );
-  }
+  if (!options.quiet && !reportOnStderr) process.stderr.write(summary(report, reportPath, casePath));
   if (result.error) process.stderr.write(`memimage: ${result.error.message}\n`);
   if (result.status === "partial" && !options.quiet) {
     const missing = result.unreadable.reduce((n, u) => n + u.length, 0);

@@ -71,6 +71,8 @@ export interface PipelineOptions {
   plan?: Iterable<Block>;
   onEvent?: (event: PipelineEvent) => void;
   signal?: AbortSignal;
+  /** Sees each block as read, before it is reused (smear sampling hashes its sampled pages here); synchronous. */
+  observeBlock?: (address: bigint, data: Uint8Array, holes: readonly Span[], readMs: number) => void;
 }
 
 export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
@@ -179,6 +181,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       const holes = await readBlock(source, block.address, data);
       const endMs = elapsed();
       blocks.push({ address: block.address, length: block.length, startMs, endMs });
+      options.observeBlock?.(block.address, data, holes, endMs);
       const rangeHashed: Promise<void>[] = [];
       for (const run of subtractSpans(block.address, block.length, holes)) {
         const offset = Number(run.start - block.address);

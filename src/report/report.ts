@@ -7,6 +7,7 @@ import { VERSION } from "../core/version.js";
 import { sha256Engine } from "../pipeline/hashing.js";
 import type { PipelineResult } from "../pipeline/run.js";
 import type { SourceDescription } from "../sources/source.js";
+import type { Weaknesses } from "./weaknesses.js";
 
 export const REPORT_SCHEMA = "memimage-report/1";
 export const REPORT_SUFFIX = ".report.json";
@@ -52,6 +53,10 @@ export interface Report {
   summary: { bytesPlanned: number; bytesRead: number; ranges: number; unreadableBytes: number };
   /** Per block read: [address, length, start ms, end ms] relative to time.start. The smear measurements use them. */
   blocks: [string, number, number, number][];
+  /** Who ran it (--examiner); the CASE performer. */
+  examiner?: string;
+  /** What was measured about each known weakness of memory imaging (src/report/weaknesses.ts). */
+  weaknesses?: Weaknesses;
 }
 
 export interface ReportInput {
@@ -61,6 +66,8 @@ export interface ReportInput {
   format: string;
   exitCode: number;
   argv?: string[];
+  examiner?: string | undefined;
+  weaknesses?: Weaknesses | undefined;
 }
 
 export function buildReport({
@@ -70,6 +77,8 @@ export function buildReport({
   format,
   exitCode,
   argv = process.argv,
+  examiner,
+  weaknesses,
 }: ReportInput): Report {
   const unreadableBytes = result.unreadable.reduce((n, u) => n + u.length, 0);
   return {
@@ -111,6 +120,8 @@ export function buildReport({
       unreadableBytes,
     },
     blocks: result.blocks.map((b) => [hex(b.address), b.length, b.startMs, b.endMs]),
+    ...(examiner ? { examiner } : {}),
+    ...(weaknesses ? { weaknesses } : {}),
   };
 }
 
