@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { ExitCode } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
 import { registerAcquire } from "./acquire.js";
+import { registerCase } from "./case.js";
 import { registerConvert } from "./convert.js";
 import { reportFailure } from "./exit.js";
 import { registerInfo } from "./info.js";
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerVerify(program);
   registerConvert(program);
   registerProcess(program);
+  registerCase(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
