@@ -2,6 +2,7 @@ import { constants } from "node:fs";
 import { access, type FileHandle, link, open, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { errnoCode, MemimageError } from "../core/errors.js";
+import type { DiskBudget } from "./disk-budget.js";
 import type { Sink, SinkResult } from "./sink.js";
 import { writeZerosBy } from "./sink.js";
 
@@ -18,13 +19,14 @@ export class FileSink implements Sink {
   private constructor(
     private readonly path: string,
     private readonly handle: FileHandle,
+    private readonly budget: DiskBudget | undefined,
   ) {}
 
   get reportBeside(): string {
     return this.path;
   }
 
-  static async create(path: string): Promise<FileSink> {
+  static async create(path: string, options: { budget?: DiskBudget } = {}): Promise<FileSink> {
     await refuseExisting(path);
     await refuseExisting(path + PARTIAL_SUFFIX);
     try {
@@ -33,13 +35,14 @@ export class FileSink implements Sink {
         constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
         0o600,
       );
-      return new FileSink(path, handle);
+      return new FileSink(path, handle, options.budget);
     } catch (error) {
       throw openError(path, error);
     }
   }
 
   async write(bytes: Uint8Array): Promise<void> {
+    if (this.budget) await this.checkBudget(bytes.length);
     let done = 0;
     try {
       while (done < bytes.length) {
@@ -73,6 +76,16 @@ export class FileSink implements Sink {
     await this.handle.sync().catch(() => undefined);
     await this.handle.close().catch(() => undefined);
     return { kind: "file", location: this.path + PARTIAL_SUFFIX, bytes: this.written };
+  }
+
+  private async checkBudget(bytes: number): Promise<void> {
+    const over = await this.budget?.refuses(bytes);
+    if (!over) return;
+    throw new MemimageError(
+      "sink",
+      `${this.path}${PARTIAL_SUFFIX}: stopped after ${this.written} bytes, before the filesystem crosses --max-disk-usage ` +
+        `${this.budget?.text} (${over.used} of ${over.total} bytes in use, limit ${over.limit}); the partial image is kept as ${this.path}${PARTIAL_SUFFIX}`,
+    );
   }
 
   private writeError(error: unknown, offset: number): MemimageError {

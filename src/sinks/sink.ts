@@ -1,6 +1,6 @@
 /** What a sink says it produced. */
 export interface SinkResult {
-  kind: "file" | "stdout" | "null";
+  kind: "file" | "stdout" | "null" | "tcp" | "tcp-listen" | "s3";
   /** Where the image is now: the final path, or the `.partial` path when the image is not complete. */
   location: string;
   bytes: number;
@@ -18,6 +18,8 @@ export interface Sink {
   abort(): Promise<SinkResult>;
   /** The path or name a report should be written beside, when there is one. */
   readonly reportBeside: string | undefined;
+  /** For sinks whose report travels with the image (tcp, s3): sends it, and says where it is now. */
+  deliverReport?(report: object): Promise<string>;
 }
 
 export const ZEROS = Buffer.alloc(1 << 20);

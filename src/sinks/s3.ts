@@ -1,0 +1,185 @@
+// -o s3://BUCKET/KEY: a multipart upload (lib-storage) with bounded part size and concurrency, so memory stays
+// bounded; each failed part is retried by the SDK (3 attempts). Credentials come from the SDK's standard chain and
+// never appear in a message: errors are reduced to their name, HTTP status and a redacted message.
+import { PassThrough } from "node:stream";
+import { HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { MemimageError } from "../core/errors.js";
+import type { Sink, SinkResult } from "./sink.js";
+import { writeZerosBy } from "./sink.js";
+
+export const DEFAULT_PART_SIZE = 8 << 20;
+export const DEFAULT_CONCURRENCY = 4;
+
+export interface S3Options {
+  endpoint?: string;
+  partSize?: number;
+  concurrency?: number;
+  say?: (line: string) => void;
+}
+
+export function parseS3Url(output: string): { bucket: string; key: string } {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(output);
+  if (!match) throw new MemimageError("usage", `not an S3 output: "${output}" (use s3://BUCKET/KEY)`);
+  return { bucket: match[1] as string, key: match[2] as string };
+}
+
+/** What an SDK error says, without anything secret: its name, HTTP status and message, credentials blanked. */
+export function describeS3Error(error: unknown): string {
+  const e = error as {
+    name?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+    code?: string;
+  };
+  const status = e?.$metadata?.httpStatusCode;
+  let text = `${e?.name ?? "Error"}${status ? ` (HTTP ${status})` : ""}: ${e?.message || e?.code || String(error)}`;
+  for (const name of ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"]) {
+    const value = process.env[name];
+    if (value && value.length >= 4) text = text.split(value).join("[redacted]");
+  }
+  return text.replace(/\s+/g, " ").trim();
+}
+
+export class S3Sink implements Sink {
+  readonly kind = "s3" as const;
+  readonly reportBeside = undefined;
+  private written = 0;
+  private failure: MemimageError | undefined;
+  private readonly body: PassThrough;
+  private readonly done: Promise<void>;
+  private readonly upload: Upload;
+
+  private constructor(
+    private readonly client: S3Client,
+    private readonly url: string,
+    private readonly bucket: string,
+    private readonly key: string,
+    options: S3Options,
+  ) {
+    const partSize = options.partSize ?? DEFAULT_PART_SIZE;
+    this.body = new PassThrough({ highWaterMark: partSize });
+    this.upload = new Upload({
+      client,
+      params: { Bucket: bucket, Key: key, Body: this.body, ContentType: "application/octet-stream" },
+      partSize,
+      queueSize: options.concurrency ?? DEFAULT_CONCURRENCY,
+      leavePartsOnError: false,
+    });
+    this.done = this.upload.done().then(
+      () => undefined,
+      (error: unknown) => {
+        this.failure ??= this.failed(error);
+        this.body.destroy();
+      },
+    );
+  }
+
+  static async create(output: string, options: S3Options = {}): Promise<S3Sink> {
+    const { bucket, key } = parseS3Url(output);
+    const region =
+      process.env.AWS_REGION ??
+      process.env.AWS_DEFAULT_REGION ??
+      (options.endpoint ? "us-east-1" : undefined);
+    const client = new S3Client({
+      ...(region ? { region } : {}),
+      ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
+      maxAttempts: 3,
+    });
+    // Before anything is sent: is the store there, are we allowed, does the bucket exist, is the key free?
+    try {
+      await client.send(new HeadBucketCommand({ Bucket: bucket }));
+    } catch (error) {
+      client.destroy();
+      throw new MemimageError(
+        "output",
+        `cannot write ${output}: ${bucketProblem(error, bucket, options.endpoint)}`,
+      );
+    }
+    const exists = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(
+      () => true,
+      () => false,
+    );
+    if (exists) {
+      client.destroy();
+      throw new MemimageError(
+        "output-exists",
+        `${output} already exists; memimage never overwrites an image`,
+      );
+    }
+    return new S3Sink(client, output, bucket, key, options);
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (this.failure) throw this.failure;
+    // The upload holds what it is given until its part is sent: give it a copy, the pipeline reuses its buffer.
+    if (!this.body.write(Buffer.from(bytes))) {
+      await Promise.race([new Promise((resolve) => this.body.once("drain", resolve)), this.done]);
+    }
+    if (this.failure) throw this.failure;
+    this.written += bytes.length;
+  }
+
+  writeZeros(length: number): Promise<void> {
+    return writeZerosBy((b) => this.write(b), length);
+  }
+
+  async finish(): Promise<SinkResult> {
+    this.body.end();
+    await this.done;
+    if (this.failure) throw this.failure;
+    return { kind: "s3", location: this.url, bytes: this.written };
+  }
+
+  async abort(): Promise<SinkResult> {
+    await this.upload.abort().catch(() => undefined); // abandons the multipart upload: no object is left behind
+    await this.done;
+    return { kind: "s3", location: `${this.url} (not created: upload abandoned)`, bytes: this.written };
+  }
+
+  /** Uploads the report beside the image (KEY.report.json, or KEY.partial.report.json), its SHA-256 as metadata. */
+  async deliverReport(report: object): Promise<string> {
+    const complete = !this.failure && (report as { status?: string }).status !== "aborted";
+    const key = `${this.key}${complete ? "" : ".partial"}.report.json`;
+    const sha256 = (report as { output?: { sha256?: string } }).output?.sha256 ?? "";
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: `${JSON.stringify(report, null, 2)}\n`,
+          ContentType: "application/json",
+          Metadata: { "image-sha256": sha256 },
+        }),
+      );
+    } catch (error) {
+      throw new MemimageError(
+        "sink",
+        `s3://${this.bucket}/${key}: the report could not be uploaded: ${describeS3Error(error)}`,
+      );
+    } finally {
+      this.client.destroy();
+    }
+    return `report s3://${this.bucket}/${key}`;
+  }
+
+  private failed(error: unknown): MemimageError {
+    return new MemimageError(
+      "sink",
+      `${this.url}: upload failed after ${this.written} bytes: ${describeS3Error(error)}; no object was created`,
+    );
+  }
+}
+
+function bucketProblem(error: unknown, bucket: string, endpoint: string | undefined): string {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number }; code?: string };
+  const status = e?.$metadata?.httpStatusCode;
+  if (status === 404 || e?.name === "NotFound" || e?.name === "NoSuchBucket")
+    return `bucket ${bucket} does not exist`;
+  if (status === 403) return "access denied (check the credentials: AWS_ACCESS_KEY_ID/AWS_PROFILE)";
+  if (e?.code === "ECONNREFUSED" || e?.name === "ECONNREFUSED" || /ECONNREFUSED/.test(String(error)))
+    return `nothing answers at ${endpoint ?? "the S3 endpoint"} (connection refused)`;
+  if (e?.name === "CredentialsProviderError")
+    return "no credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)";
+  return describeS3Error(error);
+}
