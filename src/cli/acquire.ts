@@ -5,6 +5,7 @@ import { formatNames } from "../formats/registry.js";
 import { checkOutputFilesystem } from "../sinks/filesystem.js";
 import { openPhysical, type PhysicalSourceName, physicalSourceNames } from "../sources/physical.js";
 import { addEvidenceOptions } from "./evidence.js";
+import { ENDPOINT_OPTION, LISTEN_OPTION, MAX_DISK_USAGE_OPTION } from "./transport-options.js";
 import { writeImage } from "./write-image.js";
 
 interface AcquireOptions {
@@ -16,6 +17,7 @@ interface AcquireOptions {
   json?: boolean;
   quiet?: boolean;
   blake3?: boolean;
+  listen?: string;
 }
 
 export function registerAcquire(program: Command): void {
@@ -33,6 +35,9 @@ export function registerAcquire(program: Command): void {
     )
     .option("--report <path>", "where to write the report (default: OUTPUT.report.json; - for stdout)")
     .option("--blake3", "also compute BLAKE3 of the output")
+    .option(...LISTEN_OPTION)
+    .option(...MAX_DISK_USAGE_OPTION)
+    .option(...ENDPOINT_OPTION)
     .option("--json", "print the report as JSON on stdout")
     .option("-q, --quiet", "no progress bar")
     .addHelpText(
@@ -41,7 +46,7 @@ export function registerAcquire(program: Command): void {
     )
     .action(async (options: AcquireOptions) => {
       const choice = sourceChoice(options.source);
-      const output = options.output ?? defaultOutput(options.format);
+      const output = options.output ?? (options.listen ? "-" : defaultOutput(options.format));
       const filesystem =
         output === "-"
           ? undefined

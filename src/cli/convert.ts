@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { formatNames } from "../formats/registry.js";
 import { openImage } from "../sources/image.js";
 import { addEvidenceOptions } from "./evidence.js";
+import { ENDPOINT_OPTION, LISTEN_OPTION, MAX_DISK_USAGE_OPTION } from "./transport-options.js";
 import { ensureFormatFitsSource, writeImage } from "./write-image.js";
 
 interface ConvertOptions {
@@ -30,6 +31,9 @@ export function registerConvert(program: Command): void {
       "where to write the new image's report (default: OUTPUT.report.json; - for stdout)",
     )
     .option("--blake3", "also compute BLAKE3 of the output")
+    .option(...LISTEN_OPTION)
+    .option(...MAX_DISK_USAGE_OPTION)
+    .option(...ENDPOINT_OPTION)
     .option("--json", "print the report as JSON on stdout")
     .option("-q, --quiet", "no progress bar")
     .addHelpText(

@@ -20,6 +20,7 @@ import {
 } from "../sources/process.js";
 import type { SourceDescription } from "../sources/source.js";
 import { addEvidenceOptions } from "./evidence.js";
+import { ENDPOINT_OPTION, LISTEN_OPTION, MAX_DISK_USAGE_OPTION } from "./transport-options.js";
 import { ensureFormatFitsSource, writeImage } from "./write-image.js";
 
 interface ProcessOptions {
@@ -31,6 +32,7 @@ interface ProcessOptions {
   json?: boolean;
   quiet?: boolean;
   blake3?: boolean;
+  listen?: string;
 }
 
 export function registerProcess(program: Command): void {
@@ -46,6 +48,9 @@ export function registerProcess(program: Command): void {
     )
     .option("--report <path>", "where to write the report (default: OUTPUT.report.json; - for stdout)")
     .option("--blake3", "also compute BLAKE3 of the output")
+    .option(...LISTEN_OPTION)
+    .option(...MAX_DISK_USAGE_OPTION)
+    .option(...ENDPOINT_OPTION)
     .option("--json", "print the report as JSON on stdout")
     .option("-q, --quiet", "no progress bar")
     .addHelpText(
@@ -134,7 +139,7 @@ async function acquireProcess(pidText: string, options: ProcessOptions): Promise
       source,
       plan.regions,
       { source: description, ...(notes ? { notes } : {}), declared: plan.declared },
-      { output: options.output ?? `core.${pid}`, ...options },
+      { output: options.output ?? (options.listen ? "-" : `core.${pid}`), ...options },
     );
     return exitCode;
   } finally {

@@ -8,6 +8,7 @@ import { registerConvert } from "./convert.js";
 import { reportFailure } from "./exit.js";
 import { registerInfo } from "./info.js";
 import { registerProcess } from "./process.js";
+import { registerReceive } from "./receive.js";
 import { registerVerify } from "./verify.js";
 
 export function buildProgram(): Command {
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerConvert(program);
   registerProcess(program);
   registerCase(program);
+  registerReceive(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -13,6 +13,7 @@ import { assessWeaknesses } from "../report/weaknesses.js";
 import { openSink } from "../sinks/open.js";
 import type { Sink } from "../sinks/sink.js";
 import type { Source } from "../sources/source.js";
+import { deliverReport } from "./deliver-report.js";
 import {
   type AfterPass,
   afterPass,
@@ -32,6 +33,12 @@ export interface ImageOutputOptions extends EvidenceOptions {
   json?: boolean;
   quiet?: boolean;
   blake3?: boolean;
+  /** Serve the raw image to one TCP client ([HOST:]PORT), as LiME does. */
+  listen?: string;
+  /** File output: the most the output's filesystem may have in use (bytes, or percent). */
+  maxDiskUsage?: string;
+  /** S3-compatible endpoint for s3:// output. */
+  endpoint?: string;
 }
 
 export interface WriteImageResult {
@@ -52,7 +59,12 @@ export async function writeImage(
   // Handlers first: a signal from the moment the output exists must leave a marked partial image and a report.
   const signals = stopOnSignals();
   try {
-    const sink = await openSink(options.output);
+    const sink = await openSink(options.output, {
+      format: format.name,
+      ...(options.listen ? { listen: options.listen } : {}),
+      ...(options.maxDiskUsage ? { maxDiskUsage: options.maxDiskUsage } : {}),
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    });
     const sampler = smearSampler(map, options);
     const result = await runPipeline({
       source,
@@ -66,7 +78,8 @@ export async function writeImage(
       ...(sampler ? { observeBlock: sampler.observe.bind(sampler) } : {}),
     });
     const after = await afterPass(result, source, sampler, options);
-    return await witness(result, sink, context, format.name, map, options, after);
+    const witnessed = await witness(result, sink, context, format.name, map, options, after);
+    return await deliverReport(sink, witnessed, options);
   } finally {
     signals.dispose();
   }
@@ -110,7 +123,7 @@ async function witness(
   const casePath = options.case ? await writeCaseBeside(report, reportPath) : undefined;
   // With the image on stdout and no report file named, the report goes to stderr so that it is never lost.
   const onStdout = options.output !== "-" && (options.json || reportPath === "-");
-  const reportOnStderr = !onStdout && (!reportPath || reportPath === "-");
+  const reportOnStderr = !onStdout && (!reportPath || reportPath === "-") && !sink.deliverReport;
   if (onStdout) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else if (reportOnStderr) process.stderr.write(`${JSON.stringify(report, null, 2)}\n`);
   if (!options.quiet && !reportOnStderr) process.stderr.write(summary(report, reportPath, casePath));
