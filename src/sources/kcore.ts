@@ -1,7 +1,6 @@
 // /proc/kcore: the kernel's ELF core view of itself. PT_LOADs of RAM in the direct map carry the physical
 // address in p_paddr; vmalloc and module areas carry -1. The kernel-text PT_LOAD also has a p_paddr and overlaps
-// RAM. Where it covers, it is read rather than the direct map: in a Debian 6.1 guest, every page of "Kernel code"
-// read through the direct-map alias differed from the hypervisor's view, while LiME and QEMU agreed.
+// RAM: the same physical pages through another mapping, so either may be read.
 import { type FileHandle, open } from "node:fs/promises";
 import { errnoCode, MemimageError } from "../core/errors.js";
 import type { Span } from "../core/map.js";
@@ -14,7 +13,6 @@ import { physicalMap } from "./physical-map.js";
 import type { SourceDescription } from "./source.js";
 
 const NO_PADDR = 0xffff_ffff_ffff_ffffn;
-const MASK64 = (1n << 64n) - 1n;
 
 export interface KcoreSegment {
   paddr: bigint;
@@ -24,7 +22,7 @@ export interface KcoreSegment {
   length: number;
 }
 
-/** The PT_LOADs that have a physical address, the direct map last. Fails with a reason if not a kcore. */
+/** The PT_LOADs that have a physical address. Fails with a reason if not a kcore. */
 export async function readKcoreSegments(file: FileHandle, path: string): Promise<KcoreSegment[]> {
   const head = Buffer.alloc(64);
   const { bytesRead } = await file.read(head, 0, 64, 0);
@@ -53,18 +51,7 @@ export async function readKcoreSegments(file: FileHandle, path: string): Promise
       length: Number(filesz),
     });
   }
-  return directMapLast(segments);
-}
-
-function directMapLast(segments: KcoreSegment[]): KcoreSegment[] {
-  const bytesByDelta = new Map<bigint, number>();
-  for (const s of segments) {
-    const delta = (s.vaddr - s.paddr) & MASK64;
-    bytesByDelta.set(delta, (bytesByDelta.get(delta) ?? 0) + s.length);
-  }
-  const best = [...bytesByDelta.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
-  const isDirect = (s: KcoreSegment) => ((s.vaddr - s.paddr) & MASK64) === best;
-  return [...segments.filter((s) => !isDirect(s)), ...segments.filter(isDirect)];
+  return segments;
 }
 
 export class KcoreSource extends PhysicalFileSource {
@@ -113,14 +100,10 @@ export class KcoreSource extends PhysicalFileSource {
   }
 
   protected locate(address: bigint): Location | undefined {
-    for (const [i, s] of this.segments.entries()) {
+    for (const s of this.segments) {
       if (address >= s.paddr && address < s.paddr + BigInt(s.length)) {
         const into = Number(address - s.paddr);
-        // Stop where a preferred segment (earlier in the list) begins, so that it is read there.
-        let available = s.length - into;
-        for (const p of this.segments.slice(0, i))
-          if (p.paddr > address) available = Math.min(available, Number(p.paddr - address));
-        return { offset: s.offset + BigInt(into), available };
+        return { offset: s.offset + BigInt(into), available: s.length - into };
       }
     }
     return undefined;

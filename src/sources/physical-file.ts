@@ -3,6 +3,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { errnoCode, MemimageError, UnreadableError } from "../core/errors.js";
 import type { Region } from "../core/map.js";
+import { readAt } from "../core/read-at.js";
 import type { Coverage } from "./coverage.js";
 import type { Source, SourceDescription } from "./source.js";
 
@@ -41,7 +42,7 @@ export abstract class PhysicalFileSource implements Source {
     const length = Math.min(into.length, at.available, this.maxRead);
     let count: number;
     try {
-      ({ bytesRead: count } = await this.file.read(into, 0, length, at.offset as unknown as number));
+      count = await readAt(this.file, into, length, at.offset);
     } catch (error) {
       const code = errnoCode(error);
       if (code && PAGE_ERRORS.has(code)) {

@@ -103,9 +103,7 @@ describe("physical acquisition in a guest", { skip, timeout: 40 * MINUTES }, () 
     assert.doesNotMatch(r.stdout, /in-ram/);
   });
 
-  test("ground truth: kernel code and rodata byte-identical to QMP dump-guest-memory; smear measured", {
-    todo: "KNOWN DEFECT: every page of Kernel code read from /proc/kcore differs from QMP and LiME (both paths tried); under investigation",
-  }, async (t) => {
+  test("ground truth: kernel code and rodata byte-identical to QMP dump-guest-memory; smear measured", async (t) => {
     const truthPath = guest.path("truth.elf");
     await guest.qmp.execute("stop");
     try {
@@ -144,7 +142,6 @@ describe("physical acquisition in a guest", { skip, timeout: 40 * MINUTES }, () 
 
   test("LiME peer: same System RAM ranges, same bytes on kernel code and rodata", {
     timeout: 15 * MINUTES,
-    todo: "KNOWN DEFECT: Kernel code differs from LiME's, as from QMP's",
   }, async (t) => {
     const release = (await guest.check("uname -r")).trim();
     assert.equal(release, guest.lab.kernel.release);
