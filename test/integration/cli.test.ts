@@ -164,8 +164,8 @@ describe("verify", () => {
     writeFileSync(out, bytes);
     const run = memimage(["verify", out]);
     assert.equal(run.status, 5);
-    assert.match(run.stdout, /MISMATCH file sha256/);
-    assert.match(run.stdout, /MISMATCH range 0x100000\+3145728/);
+    assert.match(run.stdout, /MISMATCH output\.sha256/);
+    assert.match(run.stdout, /MISMATCH ranges\[1\]\.sha256/);
     assert.match(run.stdout, /2 of 3 ranges match/);
   });
 
@@ -178,8 +178,67 @@ describe("verify", () => {
   test("nothing to compare with is a usage error", () => {
     const run = memimage(["verify", limePath]);
     assert.equal(run.status, 2);
-    assert.match(run.stderr, /nothing to compare/);
+    assert.match(run.stderr, /nothing to compare .*no report at .*peer\.lime\.report\.json/);
   });
+
+  test("the CASE file beside the report is validated against the shapes and must name the image's hash", () => {
+    const out = scratch.path("cased.elf");
+    assert.equal(memimage(["convert", limePath, out, "-f", "elf", "-q", "--case"]).status, 0);
+    const good = memimage(["verify", "--json", out]);
+    assert.equal(good.status, 0, good.stdout);
+    const fields = (JSON.parse(good.stdout) as { checks: { field: string; ok: boolean }[] }).checks.map(
+      (c) => c.field,
+    );
+    assert.ok(fields.includes("case (SHACL)") && fields.includes("case (image SHA-256)"));
+    const casePath = `${out}.case.jsonld`;
+    const tampered = readFileSync(casePath, "utf8").replace(
+      /("uco-observable:sizeInBytes":\s*\{\s*"@type":\s*"xsd:integer",\s*"@value":\s*)"\d+"/,
+      '$1"lots"',
+    );
+    assert.notEqual(tampered, readFileSync(casePath, "utf8"));
+    writeFileSync(casePath, tampered);
+    const bad = memimage(["verify", "--json", out]);
+    assert.equal(bad.status, 5);
+    const failed = (
+      JSON.parse(bad.stdout) as { checks: { field: string; ok: boolean; actual: string }[] }
+    ).checks.filter((c) => !c.ok);
+    assert.deepEqual(
+      failed.map((c) => c.field),
+      ["case (SHACL)"],
+    );
+    assert.match(failed[0]?.actual ?? "", /datatype/);
+  });
+
+  for (const [field, edit] of [
+    ["output.bytes", (r: Record<string, unknown>) => ((r.output as { bytes: number }).bytes += 1)],
+    [
+      "ranges[2].sha256",
+      (r: Record<string, unknown>) =>
+        ((r.ranges as { sha256: string }[])[2] = {
+          ...(r.ranges as { sha256: string }[])[2],
+          sha256: "0".repeat(64),
+        } as never),
+    ],
+    ["ranges", (r: Record<string, unknown>) => (r.ranges as unknown[]).pop()],
+  ] as const) {
+    test(`an edited report: verify names the field that disagrees (${field})`, () => {
+      const out = scratch.path(`edited-${field.replace(/\W/g, "")}.elf`);
+      assert.equal(memimage(["convert", limePath, out, "-f", "elf", "-q"]).status, 0);
+      assert.equal(memimage(["verify", out]).status, 0);
+      const report = JSON.parse(readFileSync(`${out}.report.json`, "utf8")) as Record<string, unknown>;
+      edit(report);
+      writeFileSync(`${out}.report.json`, JSON.stringify(report));
+      const run = memimage(["verify", "--json", out]);
+      assert.equal(run.status, 5, run.stderr);
+      const failed = (JSON.parse(run.stdout) as { checks: { field: string; ok: boolean }[] }).checks.filter(
+        (c) => !c.ok,
+      );
+      assert.deepEqual(
+        failed.map((c) => c.field),
+        [field],
+      );
+    });
+  }
 });
 
 describe("full disk", {
