@@ -50,40 +50,34 @@ describe("acquire without a physical source", () => {
     );
   });
 
-  test(
-    "the CLI exits 1 with the message and writes no image",
-    { skip: noDevices ? false : "this machine has a physical memory device" },
-    () => {
-      const out = join(scratch, "none.lime");
-      const r = acquire("-o", out);
-      assert.equal(r.status, 1, r.stderr);
-      assert.match(r.stderr, /no physical memory source works here/);
-      assert.equal(existsSync(out), false);
-      assert.equal(existsSync(`${out}.partial`), false);
-    },
-  );
+  test("the CLI exits 1 with the message and writes no image", {
+    skip: noDevices ? false : "this machine has a physical memory device",
+  }, () => {
+    const out = join(scratch, "none.lime");
+    const r = acquire("-o", out);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /no physical memory source works here/);
+    assert.equal(existsSync(out), false);
+    assert.equal(existsSync(`${out}.partial`), false);
+  });
 });
 
 describe("RAM-backed output", () => {
-  test(
-    "refused in tmpfs by default (exit 2), before any source is opened",
-    { skip: shmIsTmpfs ? false : "/dev/shm is not tmpfs here" },
-    () => {
-      const r = acquire("-o", "/dev/shm/memimage-refused.lime");
-      assert.equal(r.status, 2, r.stderr);
-      assert.match(r.stderr, /tmpfs, which lives in RAM/);
-      assert.match(r.stderr, /--allow-ram-backed-output/);
-      assert.equal(existsSync("/dev/shm/memimage-refused.lime.partial"), false);
-    },
-  );
+  test("refused in tmpfs by default (exit 2), before any source is opened", {
+    skip: shmIsTmpfs ? false : "/dev/shm is not tmpfs here",
+  }, () => {
+    const r = acquire("-o", "/dev/shm/memimage-refused.lime");
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /tmpfs, which lives in RAM/);
+    assert.match(r.stderr, /--allow-ram-backed-output/);
+    assert.equal(existsSync("/dev/shm/memimage-refused.lime.partial"), false);
+  });
 
-  test(
-    "--allow-ram-backed-output passes the check (here it then finds no source)",
-    { skip: shmIsTmpfs && noDevices ? false : "needs tmpfs /dev/shm and no memory device" },
-    () => {
-      const r = acquire("-o", "/dev/shm/memimage-allowed.lime", "--allow-ram-backed-output");
-      assert.equal(r.status, 1, r.stderr);
-      assert.doesNotMatch(r.stderr, /lives in RAM/);
-    },
-  );
+  test("--allow-ram-backed-output passes the check (here it then finds no source)", {
+    skip: shmIsTmpfs && noDevices ? false : "needs tmpfs /dev/shm and no memory device",
+  }, () => {
+    const r = acquire("-o", "/dev/shm/memimage-allowed.lime", "--allow-ram-backed-output");
+    assert.equal(r.status, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, /lives in RAM/);
+  });
 });
