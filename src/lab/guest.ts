@@ -6,9 +6,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { QmpClient } from "../sources/qmp-client.js";
 import { labPath } from "./cache.js";
 import { type Lab, provisionLab } from "./provision.js";
-import { QmpClient } from "./qmp.js";
 
 export interface GuestOptions {
   memoryMiB?: number;
@@ -45,6 +45,9 @@ while [ ! -f "$out/stop" ]; do
   fi
 done
 `;
+
+/** The QMP socket left free for other clients, in the run directory. */
+export const EXTERNAL_QMP = "vm-qmp.sock";
 
 const live = new Set<ChildProcess>();
 let hooked = false;
@@ -132,6 +135,9 @@ export class Guest {
       append,
       "-qmp",
       `unix:${socket},server=on,wait=off`,
+      // A second QMP socket for other clients (memimage vm): QEMU serves one client per socket.
+      "-qmp",
+      `unix:${join(runDir, EXTERNAL_QMP)},server=on,wait=off`,
       ...fsdev("host", "/", ",readonly=on"),
       "-device",
       "virtio-9p-pci,fsdev=host,mount_tag=host",
@@ -189,6 +195,16 @@ export class Guest {
     const r = await this.run(script, timeoutMs);
     if (r.code !== 0) throw new Error(`guest command failed (${r.code}): ${script}\n${r.stderr}${r.stdout}`);
     return r.stdout;
+  }
+
+  /** A QMP socket no one is connected to, for memimage vm and the user. */
+  get qmpSocket(): string {
+    return join(this.runDir, EXTERNAL_QMP);
+  }
+
+  /** QEMU's process id (tests kill it to see a dump fail midway). */
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   /** Where a file of the run directory is, on both sides. */
