@@ -10,6 +10,7 @@ import { registerInfo } from "./info.js";
 import { registerProcess } from "./process.js";
 import { registerReceive } from "./receive.js";
 import { registerVerify } from "./verify.js";
+import { registerVm } from "./vm.js";
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerProcess(program);
   registerCase(program);
   registerReceive(program);
+  registerVm(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

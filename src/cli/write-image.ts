@@ -39,6 +39,8 @@ export interface ImageOutputOptions extends EvidenceOptions {
   maxDiskUsage?: string;
   /** S3-compatible endpoint for s3:// output. */
   endpoint?: string;
+  /** Runs after the last read and before the report is built (vm resumes its guest here, so the report says when). */
+  beforeReport?: (result: PipelineResult) => Promise<void>;
 }
 
 export interface WriteImageResult {
@@ -77,6 +79,7 @@ export async function writeImage(
       signal: signals.signal,
       ...(sampler ? { observeBlock: sampler.observe.bind(sampler) } : {}),
     });
+    await options.beforeReport?.(result);
     const after = await afterPass(result, source, sampler, options);
     const witnessed = await witness(result, sink, context, format.name, map, options, after);
     return await deliverReport(sink, witnessed, options);
