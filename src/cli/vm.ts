@@ -72,7 +72,7 @@ export async function imageVm(socket: string, mode: VmMode, options: ImageOutput
     };
     await session.pause();
     if (early) throw early;
-    if (session.freeze.by === "already paused before memimage" && !options.quiet)
+    if (session.freeze.by === "already paused before memimage")
       process.stderr.write("memimage: the guest was already paused; it is imaged and left paused\n");
     let source: Source;
     let notes: Awaited<ReturnType<VmSession["dumpSource"]>>["head"]["notes"] = [];
@@ -101,11 +101,11 @@ export async function imageVm(socket: string, mode: VmMode, options: ImageOutput
     return exitCode;
   } finally {
     await fifo?.close();
-    await session.resume().catch((error: Error) => {
+    await session.resume();
+    if (session.freeze.resumeError)
       process.stderr.write(
-        `memimage: could not resume the guest (${error.message}); run "cont" on its QMP socket\n`,
+        `memimage: could not resume the guest (${session.freeze.resumeError}); if QEMU still runs, send "cont" on its QMP socket\n`,
       );
-    });
     session.close();
     process.off("SIGINT", onInt);
     process.off("SIGTERM", onTerm);

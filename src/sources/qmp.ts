@@ -27,6 +27,8 @@ export interface VmFreeze {
   durationMs?: number;
   /** Where start and end come from: QEMU's STOP and RESUME events carry its own timestamps. */
   clock?: string;
+  /** Why the guest could not be resumed (QEMU gone, or refused cont). */
+  resumeError?: string;
 }
 
 const LIVE_PIECE = 64 << 20;
@@ -115,10 +117,21 @@ export class VmSession {
     this.freeze.clock = stop ? "QEMU's STOP and RESUME event timestamps" : "memimage's clock";
   }
 
-  /** Resumes the guest if memimage stopped it; safe to call again. Never resumes a guest paused by someone else. */
+  /**
+   * Resumes the guest if memimage stopped it; safe to call again; never throws (a failure is recorded in
+   * freeze.resumeError). Never resumes a guest paused by someone else.
+   */
   async resume(): Promise<void> {
     if (this.mode !== "pause" || this.initialStatus !== "running" || this.resumed) return;
     this.resumed = true;
+    try {
+      await this.cont();
+    } catch (error) {
+      this.freeze.resumeError = error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  private async cont(): Promise<void> {
     await this.waitDump();
     this.client.forget("RESUME");
     await this.client.execute("cont");
