@@ -2,7 +2,13 @@
 // bounded; each failed part is retried by the SDK (3 attempts). Credentials come from the SDK's standard chain and
 // never appear in a message: errors are reduced to their name, HTTP status and a redacted message.
 import { PassThrough } from "node:stream";
-import { HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  AbortMultipartUploadCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { MemimageError } from "../core/errors.js";
 import type { Sink, SinkResult } from "./sink.js";
@@ -10,6 +16,23 @@ import { writeZerosBy } from "./sink.js";
 
 export const DEFAULT_PART_SIZE = 8 << 20;
 export const DEFAULT_CONCURRENCY = 4;
+/** S3 refuses parts smaller than 5 MiB (but the last). */
+export const MIN_PART_SIZE = 5 << 20;
+/** Overrides the part size, in bytes (at least 5 MiB): for tests and for stores with other limits. */
+export const PART_SIZE_ENV = "MEMIMAGE_S3_PART_SIZE";
+
+/** The part size: the option, else $MEMIMAGE_S3_PART_SIZE, else 8 MiB. */
+export function partSizeFrom(option: number | undefined, env = process.env[PART_SIZE_ENV]): number {
+  if (option !== undefined) return option;
+  if (env === undefined || env === "") return DEFAULT_PART_SIZE;
+  const value = Number(env);
+  if (!Number.isSafeInteger(value) || value < MIN_PART_SIZE)
+    throw new MemimageError(
+      "usage",
+      `${PART_SIZE_ENV}=${env}: give a whole number of bytes, at least ${MIN_PART_SIZE} (5 MiB)`,
+    );
+  return value;
+}
 
 export interface S3Options {
   endpoint?: string;
@@ -57,14 +80,16 @@ export class S3Sink implements Sink {
     private readonly key: string,
     options: S3Options,
   ) {
-    const partSize = options.partSize ?? DEFAULT_PART_SIZE;
+    const partSize = partSizeFrom(options.partSize);
     this.body = new PassThrough({ highWaterMark: partSize });
     this.upload = new Upload({
       client,
       params: { Bucket: bucket, Key: key, Body: this.body, ContentType: "application/octet-stream" },
       partSize,
       queueSize: options.concurrency ?? DEFAULT_CONCURRENCY,
-      leavePartsOnError: false,
+      // memimage abandons the multipart upload itself (abandon()): lib-storage's own attempt, when it fails (s3rver
+      // has no AbortMultipartUpload), replaces the error that made the upload fail with its own.
+      leavePartsOnError: true,
     });
     this.done = this.upload.done().then(
       () => undefined,
@@ -75,8 +100,26 @@ export class S3Sink implements Sink {
     );
   }
 
+  /** Abandons the multipart upload, if one was started, so the store keeps no parts; says how that went. */
+  private async abandon(): Promise<string> {
+    const uploadId = this.upload.uploadId;
+    if (!uploadId) return "not created: upload abandoned";
+    try {
+      await this.client.send(
+        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: uploadId }),
+      );
+      return "not created: upload abandoned";
+    } catch (error) {
+      return `not created; its parts may remain on the store: AbortMultipartUpload failed: ${describeS3Error(error)}`;
+    }
+  }
+
   static async create(output: string, options: S3Options = {}): Promise<S3Sink> {
     const { bucket, key } = parseS3Url(output);
+    partSizeFrom(options.partSize); // a bad value is a usage error before anything is sent
+    // The SDK warns on stderr that its releases from 2027 need Node 22; memimage's errors are one line each.
+    // This is its documented switch, set in this process only.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
     const region =
       process.env.AWS_REGION ??
       process.env.AWS_DEFAULT_REGION ??
@@ -132,9 +175,10 @@ export class S3Sink implements Sink {
   }
 
   async abort(): Promise<SinkResult> {
-    await this.upload.abort().catch(() => undefined); // abandons the multipart upload: no object is left behind
+    // The body is never ended, so the upload can never complete: no object is left behind.
+    await this.upload.abort().catch(() => undefined);
     await this.done;
-    return { kind: "s3", location: `${this.url} (not created: upload abandoned)`, bytes: this.written };
+    return { kind: "s3", location: `${this.url} (${await this.abandon()})`, bytes: this.written };
   }
 
   /** Uploads the report beside the image (KEY.report.json, or KEY.partial.report.json), its SHA-256 as metadata. */
