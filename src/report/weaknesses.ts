@@ -164,6 +164,20 @@ async function outputPlacement(
     sink: result.sink.kind,
     location: result.sink.location,
   };
+  const kind = result.sink.kind;
+  if (kind === "tcp" || kind === "tcp-listen" || kind === "s3") {
+    const why = `not applicable: ${kind} sends the image off this machine` as const;
+    return {
+      ...base,
+      location: networkDestination(kind, result.sink.location),
+      device: why,
+      filesystem: why,
+      filesystemMagic: why,
+      network: true,
+      ramBacked: false,
+      ramBackedOutput: "not on a RAM-backed filesystem",
+    };
+  }
   if (result.sink.kind !== "file") {
     return {
       ...base,
@@ -212,6 +226,20 @@ async function outputPlacement(
           ? "refused"
           : `unknown: this command (${source.kind}) does not check for RAM-backed output`,
   };
+}
+
+/**
+ * Where a network output went, without anything secret a URL may carry (user:password@, query string):
+ * HOST:PORT for tcp:// (the receiver) and --listen (the client that connected), BUCKET/KEY for s3://.
+ */
+export function networkDestination(kind: "tcp" | "tcp-listen" | "s3", location: string): string {
+  if (kind === "tcp-listen") {
+    const client = /\(client ([^)\s]+)\)/.exec(location)?.[1];
+    if (client) return client;
+  }
+  const url = /^[a-z0-9-]+:\/\/(?:[^@/?#]*@)?([^/?#\s]+)(\/[^?#\s]*)?/.exec(location);
+  if (!url) return location.replace(/ \(.*\)$/, "");
+  return kind === "s3" ? `${url[1]}${url[2] ?? ""}` : (url[1] as string);
 }
 
 function coverage(input: WeaknessInput): Weaknesses["incompleteAcquisition"] {
