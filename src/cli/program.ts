@@ -7,6 +7,7 @@ import { registerCase } from "./case.js";
 import { registerConvert } from "./convert.js";
 import { reportFailure } from "./exit.js";
 import { registerInfo } from "./info.js";
+import { registerLab } from "./lab.js";
 import { registerProcess } from "./process.js";
 import { registerReceive } from "./receive.js";
 import { registerVerify } from "./verify.js";
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerCase(program);
   registerReceive(program);
   registerVm(program);
+  registerLab(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
