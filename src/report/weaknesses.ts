@@ -30,6 +30,8 @@ export interface Weaknesses {
     perBlock: string;
     priority: string;
     sample: SmearSampleResult | Unknown;
+    /** How the acquisition avoided the weakness, when it did (SOLVE-IT mitigation). */
+    mitigation?: string;
   };
   toolChangesMemory: {
     weakness: string;
@@ -38,6 +40,7 @@ export interface Weaknesses {
     majorPageFaults: number;
     filesWritten: string[];
     targetWrites: string;
+    mitigation?: string;
   };
   toolOverwritesData: {
     weakness: string;
@@ -113,6 +116,7 @@ export async function assessWeaknesses(input: WeaknessInput): Promise<Weaknesses
       perBlock: "blocks[]: [address, length, start ms, end ms], in the order read",
       priority: input.priority ?? "not requested (--priority): read in address order",
       sample: input.smear ?? "unknown: no re-read sample taken (--smear-sample N)",
+      ...hypervisorMitigation(source, "smear"),
     },
     toolChangesMemory: {
       weakness: "the tool changes the memory it reads: its own process takes pages of the RAM being imaged",
@@ -130,6 +134,7 @@ export async function assessWeaknesses(input: WeaknessInput): Promise<Weaknesses
           : source.kind === "image"
             ? "not applicable: the source is an image file, not live memory"
             : "memimage's own pages (peakRssBytes) come from the RAM being imaged; it writes to no physical address",
+      ...hypervisorMitigation(source, "footprint"),
     },
     toolOverwritesData: await outputPlacement(result, source),
     incompleteAcquisition: coverage(input),
@@ -143,6 +148,25 @@ export async function assessWeaknesses(input: WeaknessInput): Promise<Weaknesses
           ? "not applicable: no active swap"
           : "not requested (--swap)"),
     },
+  };
+}
+
+/** A guest imaged through its hypervisor (memimage vm): frozen from outside (M1088), nothing run inside (M1087). */
+function hypervisorMitigation(
+  source: SourceDescription,
+  what: "smear" | "footprint",
+): { mitigation?: string } {
+  if (source.kind !== "qmp") return {};
+  const frozen = (source.details?.freeze as { by?: string } | undefined)?.by !== "none: --live";
+  if (what === "footprint")
+    return {
+      mitigation:
+        "avoided (SOLVE-IT M1087): read through the hypervisor from outside; nothing ran in the guest, and memimage's own pages are the host's, not the guest's",
+    };
+  return {
+    mitigation: frozen
+      ? "avoided (SOLVE-IT M1088): the guest was frozen by its hypervisor for the whole read (source.details.freeze)"
+      : "not avoided: --live, the guest ran while it was read",
   };
 }
 
@@ -252,6 +276,17 @@ function coverage(input: WeaknessInput): Weaknesses["incompleteAcquisition"] {
     reason: u.reason,
   }));
   const details = (source.details ?? {}) as Record<string, unknown>;
+  if (source.kind === "qmp" && Array.isArray(details.layout)) {
+    const total = (details.layout as { length: number }[]).reduce((n, r) => n + r.length, 0);
+    return {
+      weakness,
+      against: "the guest's RAM and ROM as its hypervisor maps them (source.details.layout)",
+      totalBytes: total,
+      bytesRead: result.bytesRead,
+      fraction: total === 0 ? 0 : result.bytesRead / total,
+      missing: unreadable,
+    };
+  }
   if (source.addressSpace === "physical" && source.kind !== "image") {
     const measured = details.coverage as { toJSON?: () => Record<string, unknown> } | undefined;
     const c = (measured?.toJSON?.() ?? measured) as

@@ -101,6 +101,9 @@ describe("memimage vm: a QEMU guest imaged from outside", { skip, timeout: 30 * 
     assert.ok(d.freeze.durationMs > 0 && Date.parse(d.freeze.end) > Date.parse(d.freeze.start));
     // The freeze covers the reading of every block: it starts before the first and ends after the last.
     assert.ok(Date.parse(d.freeze.start) <= Date.parse(rep.time.start) + 1000);
+    assert.match(rep.weaknesses?.memorySmear.mitigation ?? "", /M1088/);
+    assert.match(rep.weaknesses?.toolChangesMemory.mitigation ?? "", /M1087/);
+    assert.equal(rep.weaknesses?.incompleteAcquisition.fraction, 1);
     const info = await memimage(["info", out]);
     assert.equal(info.code, 0, info.stderr);
     assert.match(info.stdout.toString(), /lime/);
@@ -146,6 +149,7 @@ describe("memimage vm: a QEMU guest imaged from outside", { skip, timeout: 30 * 
     const d = rep.source.details as { guestRan: boolean; freeze: { by: string } };
     assert.equal(d.guestRan, true);
     assert.match(d.freeze.by, /none/);
+    assert.match(rep.weaknesses?.memorySmear.mitigation ?? "", /not avoided/);
     const truth = await segmentHashes(guest.path("truth.elf"));
     assert.deepEqual(
       rep.ranges.map((x) => [BigInt(x.start), x.length]),
