@@ -14,10 +14,12 @@ import {
   decodeChunk,
   decodeChunkHeader,
   encodeFramed,
+  encodeFramedInto,
   FRAME_CHUNK_HEADER,
   FRAME_CRC_SIZE,
   FrameError,
   MAX_CHUNK_DATA,
+  maxFramedLength,
 } from "./snappy-frame.js";
 
 export const AVML_MAGIC = 0x4c4d5641;
@@ -45,16 +47,49 @@ export function encodeAvmlRecord(start: bigint, data: Uint8Array): Buffer[] {
   return [encodeRecordHeader(start, data.length, AVML_MAGIC, AVML_VERSION), framed, trailer];
 }
 
+/** Writes one record into `out` at `at` (room for recordRoom(data.length) bytes); returns its length. */
+function encodeAvmlRecordInto(start: bigint, data: Uint8Array, out: Buffer, at: number): number {
+  encodeRecordHeader(start, data.length, AVML_MAGIC, AVML_VERSION).copy(out, at);
+  const framed = encodeFramedInto(data, out, at + LIME_HEADER_SIZE);
+  out.writeBigUInt64LE(BigInt(framed), at + LIME_HEADER_SIZE + framed);
+  return LIME_HEADER_SIZE + framed + TRAILER_SIZE;
+}
+
+const recordRoom = (length: number) => LIME_HEADER_SIZE + maxFramedLength(length) + TRAILER_SIZE;
+
+/**
+ * The pipeline has at most three blocks in flight (read, being hashed, being written: run.ts's ring) and reuses a
+ * block's buffer only once the sink took its pieces; the writer keeps one more output buffer than that, so a
+ * buffer is written into again only after the sink took what it held. No garbage per block: peak RSS stays flat.
+ */
+const OUTPUT_RING = 4;
+
 class AvmlWriter implements FormatWriter {
+  private readonly ring: Buffer[] = [];
+  private next = 0;
+
   *begin(): Iterable<Piece> {}
 
   *chunk(chunk: Chunk): Iterable<Piece> {
-    for (const run of subtractSpans(chunk.address, chunk.data.length, chunk.holes)) {
+    // All-zero runs are left out, as AVML does; the report's map says these bytes were read (and zero).
+    const runs = subtractSpans(chunk.address, chunk.data.length, chunk.holes).filter((run) => {
       const offset = Number(run.start - chunk.address);
-      const data = chunk.data.subarray(offset, offset + run.length);
-      if (isAllZero(data)) continue; // as AVML does; the report's map says these bytes were read (and zero)
-      yield Buffer.concat(encodeAvmlRecord(run.start, data));
+      return !isAllZero(chunk.data.subarray(offset, offset + run.length));
+    });
+    if (runs.length === 0) return;
+    const room = runs.reduce((n, run) => n + recordRoom(run.length), 0);
+    let out = this.ring[this.next];
+    if (!out || out.length < room) {
+      out = Buffer.allocUnsafe(Math.max(room, recordRoom(chunk.data.length)));
+      this.ring[this.next] = out;
     }
+    this.next = (this.next + 1) % OUTPUT_RING;
+    let end = 0;
+    for (const run of runs) {
+      const offset = Number(run.start - chunk.address);
+      end += encodeAvmlRecordInto(run.start, chunk.data.subarray(offset, offset + run.length), out, end);
+    }
+    yield out.subarray(0, end);
   }
 
   *unreadable(): Iterable<Piece> {}
