@@ -30,7 +30,7 @@ export interface GuestResult {
   stderr: string;
 }
 
-const AGENT = `export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp
+const AGENT = `export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/dev/shm TMPDIR=/dev/shm
 out=$1
 cd "$out/cmd" || exit 1
 echo ready > "$out/ready"

@@ -1,6 +1,7 @@
 // The guest's initramfs: a static busybox, the modules that mount the host over virtio-9p, and an init that
 // mounts the host's root read-only and one host directory writable, then chroots into the host and runs the
 // lab agent from that directory. Node and memimage from the host then run in the guest unchanged.
+import { createHash } from "node:crypto";
 import { copyFile, mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { exec } from "./exec.js";
@@ -40,7 +41,8 @@ if mount -t 9p -o $o,ro host /host && mount -t 9p -o $o,cache=none out "/host$ou
   mount --bind /proc /host/proc
   mount --bind /sys /host/sys
   mount --bind /dev /host/dev
-  mount -t tmpfs tmpfs /host/tmp
+  # Scratch space in guest RAM at /dev/shm, not over /tmp: the host's /tmp (where a checkout may live) must stay visible.
+  mkdir -p /host/dev/shm && mount -t tmpfs tmpfs /host/dev/shm
   chroot /host /bin/sh "$out/agent.sh" "$out"
 else
   echo "lab: cannot mount the host over 9p" > /dev/console
@@ -63,6 +65,16 @@ async function findModules(root: string): Promise<Map<string, string>> {
   };
   await walk(join(root, "kernel"));
   return found;
+}
+
+/** The cached initramfs's file name: a new init script or module list makes a new one. */
+export function initramfsName(release: string): string {
+  const version = createHash("sha256")
+    .update(INIT_SCRIPT)
+    .update(GUEST_MODULES.join(","))
+    .digest("hex")
+    .slice(0, 12);
+  return `initramfs-${release}-${version}.cpio.gz`;
 }
 
 /** Builds the initramfs at `output` unless it is already there. */

@@ -6,7 +6,7 @@ import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { labCacheDir, labPath } from "./cache.js";
 import { exec, which } from "./exec.js";
-import { buildInitramfs } from "./initramfs.js";
+import { buildInitramfs, initramfsName } from "./initramfs.js";
 
 export interface LabKernel {
   /** The package, e.g. linux-image-6.1.0-56-amd64. */
@@ -118,7 +118,7 @@ export async function provisionLab(): Promise<Lab> {
   await mkdir(labCacheDir(), { recursive: true });
   await ensureHostPackages();
   const kernel = await ensureKernel();
-  const initrd = await buildInitramfs(kernel, BUSYBOX, labPath(`initramfs-${kernel.release}.cpio.gz`));
+  const initrd = await buildInitramfs(kernel, BUSYBOX, labPath(initramfsName(kernel.release)));
   const qemu = await which("qemu-system-x86_64");
   if (!qemu) throw new Error("qemu-system-x86_64 is still missing after apt-get install qemu-system-x86");
   return { kernel, initrd, qemu };
