@@ -4,8 +4,7 @@ import { MemimageError } from "../core/errors.js";
 import { formatNames } from "../formats/registry.js";
 import { checkOutputFilesystem } from "../sinks/filesystem.js";
 import { openPhysical, type PhysicalSourceName, physicalSourceNames } from "../sources/physical.js";
-import { addEvidenceOptions } from "./evidence.js";
-import { ENDPOINT_OPTION, LISTEN_OPTION, MAX_DISK_USAGE_OPTION } from "./transport-options.js";
+import { addOutputOptions } from "./output-options.js";
 import { writeImage } from "./write-image.js";
 
 interface AcquireOptions {
@@ -21,7 +20,7 @@ interface AcquireOptions {
 }
 
 export function registerAcquire(program: Command): void {
-  addEvidenceOptions(program.command("acquire"))
+  addOutputOptions(program.command("acquire"))
     .description("image this machine's physical memory (System RAM) from /dev/crash, /proc/kcore or /dev/mem")
     .option(
       "-o, --output <path>",
@@ -33,13 +32,6 @@ export function registerAcquire(program: Command): void {
       "--allow-ram-backed-output",
       "write into tmpfs/ramfs even though that overwrites memory being imaged (recorded in the report)",
     )
-    .option("--report <path>", "where to write the report (default: OUTPUT.report.json; - for stdout)")
-    .option("--blake3", "also compute BLAKE3 of the output")
-    .option(...LISTEN_OPTION)
-    .option(...MAX_DISK_USAGE_OPTION)
-    .option(...ENDPOINT_OPTION)
-    .option("--json", "print the report as JSON on stdout")
-    .option("-q, --quiet", "no progress bar")
     .addHelpText(
       "after",
       "\nExamples:\n  sudo memimage acquire -o /mnt/usb/host.lime\n  sudo memimage acquire -o host.elf --format elf --source kcore\n  sudo memimage acquire -o - --format padded | ssh collector 'cat > host.padded'\n",

@@ -1,8 +1,7 @@
 import type { Command } from "commander";
 import { formatNames } from "../formats/registry.js";
 import { openImage } from "../sources/image.js";
-import { addEvidenceOptions } from "./evidence.js";
-import { ENDPOINT_OPTION, LISTEN_OPTION, MAX_DISK_USAGE_OPTION } from "./transport-options.js";
+import { addOutputOptions } from "./output-options.js";
 import { ensureFormatFitsSource, writeImage } from "./write-image.js";
 
 interface ConvertOptions {
@@ -16,7 +15,7 @@ interface ConvertOptions {
 }
 
 export function registerConvert(program: Command): void {
-  addEvidenceOptions(program.command("convert"))
+  addOutputOptions(program.command("convert"))
     .description("convert an image to another format, hashing as it streams, with a report for the new image")
     .argument("<input>", "image to read (lime, elf, raw, padded)")
     .argument("<output>", "file to write, or - for standard output")
@@ -26,16 +25,6 @@ export function registerConvert(program: Command): void {
       "--input-report <path>",
       "the input's report (default: INPUT.report.json): restores addresses of raw/padded input",
     )
-    .option(
-      "--report <path>",
-      "where to write the new image's report (default: OUTPUT.report.json; - for stdout)",
-    )
-    .option("--blake3", "also compute BLAKE3 of the output")
-    .option(...LISTEN_OPTION)
-    .option(...MAX_DISK_USAGE_OPTION)
-    .option(...ENDPOINT_OPTION)
-    .option("--json", "print the report as JSON on stdout")
-    .option("-q, --quiet", "no progress bar")
     .addHelpText(
       "after",
       "\nExamples:\n  memimage convert guest.lime guest.padded --format padded\n  memimage convert guest.elf guest.lime -f lime\n  memimage convert dump.raw dump.lime -f lime --input-report dump.raw.report.json\n",

@@ -19,8 +19,7 @@ import {
   planMappings,
 } from "../sources/process.js";
 import type { SourceDescription } from "../sources/source.js";
-import { addEvidenceOptions } from "./evidence.js";
-import { ENDPOINT_OPTION, LISTEN_OPTION, MAX_DISK_USAGE_OPTION } from "./transport-options.js";
+import { addOutputOptions } from "./output-options.js";
 import { ensureFormatFitsSource, writeImage } from "./write-image.js";
 
 interface ProcessOptions {
@@ -36,7 +35,7 @@ interface ProcessOptions {
 }
 
 export function registerProcess(program: Command): void {
-  addEvidenceOptions(program.command("process"))
+  addOutputOptions(program.command("process"))
     .description("acquire a process's memory as a core gdb opens (or LiME/raw), with a report")
     .argument("<pid>", "the process id")
     .option("-o, --output <path>", "file to write, or - for standard output (default: core.PID)")
@@ -46,13 +45,6 @@ export function registerProcess(program: Command): void {
       "--filter <kinds>",
       "mappings to keep: a hex mask as in /proc/PID/coredump_filter, 'all', or names among anon-private, anon-shared, file-private, file-shared, elf-headers, huge-private, huge-shared (default: the process's own coredump_filter)",
     )
-    .option("--report <path>", "where to write the report (default: OUTPUT.report.json; - for stdout)")
-    .option("--blake3", "also compute BLAKE3 of the output")
-    .option(...LISTEN_OPTION)
-    .option(...MAX_DISK_USAGE_OPTION)
-    .option(...ENDPOINT_OPTION)
-    .option("--json", "print the report as JSON on stdout")
-    .option("-q, --quiet", "no progress bar")
     .addHelpText(
       "after",
       "\nExamples:\n  memimage process 1234                       # core.1234, open with: gdb -c core.1234\n  memimage process 1234 --freeze -o app.core\n  memimage process 1234 --filter all --format lime -o app.lime\n\nExit: 0 complete, 1 cannot read the process (none, zombie, kernel thread, permission), 2 usage,\n      3 partial (unreadable pages, or the process exited while read), 4 output failed (disk full).\n",

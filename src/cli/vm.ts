@@ -6,8 +6,7 @@ import { formatNames } from "../formats/registry.js";
 import { FifoReader } from "../sources/fifo.js";
 import { type VmMode, VmSession } from "../sources/qmp.js";
 import type { Source, SourceDescription } from "../sources/source.js";
-import { addEvidenceOptions } from "./evidence.js";
-import { ENDPOINT_OPTION, LISTEN_OPTION, MAX_DISK_USAGE_OPTION } from "./transport-options.js";
+import { addOutputOptions } from "./output-options.js";
 import { type ImageOutputOptions, writeImage } from "./write-image.js";
 
 interface VmOptions extends Omit<ImageOutputOptions, "output"> {
@@ -18,7 +17,7 @@ interface VmOptions extends Omit<ImageOutputOptions, "output"> {
 }
 
 export function registerVm(program: Command): void {
-  addEvidenceOptions(program.command("vm"))
+  addOutputOptions(program.command("vm"))
     .description("image a QEMU guest's RAM from outside, through its QMP socket (nothing runs in the guest)")
     .requiredOption("--qmp <socket>", "the guest's QMP socket (QEMU -qmp unix:SOCKET,server=on,wait=off)")
     .option("--pause", "stop the guest while it is read and resume it after (default): no smear")
@@ -28,13 +27,6 @@ export function registerVm(program: Command): void {
     )
     .option("-o, --output <path>", "file to write, or - for standard output (default: vm-TIME.FORMAT)")
     .option("-f, --format <name>", `output format: ${formatNames.join(", ")}`, "lime")
-    .option("--report <path>", "where to write the report (default: OUTPUT.report.json; - for stdout)")
-    .option("--blake3", "also compute BLAKE3 of the output")
-    .option(...LISTEN_OPTION)
-    .option(...MAX_DISK_USAGE_OPTION)
-    .option(...ENDPOINT_OPTION)
-    .option("--json", "print the report as JSON on stdout")
-    .option("-q, --quiet", "no progress bar")
     .addHelpText(
       "after",
       "\nExamples:\n  memimage vm --qmp /run/guest.qmp -o guest.lime\n  memimage vm --qmp /run/guest.qmp --live -o guest.elf -f elf\n",
