@@ -1,8 +1,11 @@
 import { hostname } from "node:os";
 import type { Command } from "commander";
 import { MemimageError } from "../core/errors.js";
+import type { Region } from "../core/map.js";
 import { formatNames } from "../formats/registry.js";
+import { checkPriorityFormat, KERNEL_IMAGE_NAMES, prioritize } from "../pipeline/priority.js";
 import { checkOutputFilesystem } from "../sinks/filesystem.js";
+import { namedRange, readSystemRam } from "../sources/iomem.js";
 import { openPhysical, type PhysicalSourceName, physicalSourceNames } from "../sources/physical.js";
 import { addOutputOptions } from "./output-options.js";
 import { writeImage } from "./write-image.js";
@@ -17,6 +20,7 @@ interface AcquireOptions {
   quiet?: boolean;
   blake3?: boolean;
   listen?: string;
+  priority?: boolean;
 }
 
 export function registerAcquire(program: Command): void {
@@ -29,6 +33,10 @@ export function registerAcquire(program: Command): void {
     .option("-f, --format <name>", `output format: ${formatNames.join(", ")}`, "lime")
     .option("--source <name>", `where to read: auto, ${physicalSourceNames.join(", ")}`, "auto")
     .option(
+      "--priority",
+      "read the kernel image (Kernel code, rodata, data, bss in /proc/iomem) first, then the rest: a short smear window for what analysis needs most (elf or raw)",
+    )
+    .option(
       "--allow-ram-backed-output",
       "write into tmpfs/ramfs even though that overwrites memory being imaged (recorded in the report)",
     )
@@ -38,6 +46,7 @@ export function registerAcquire(program: Command): void {
     )
     .action(async (options: AcquireOptions) => {
       const choice = sourceChoice(options.source);
+      if (options.priority) checkPriorityFormat(options.format);
       const output = options.output ?? (options.listen ? "-" : defaultOutput(options.format));
       const filesystem =
         output === "-"
@@ -45,7 +54,9 @@ export function registerAcquire(program: Command): void {
           : await checkOutputFilesystem(output, Boolean(options.allowRamBackedOutput));
       const source = await openPhysical(choice);
       try {
-        const map = await source.map();
+        const planned = await source.map();
+        const priority = options.priority ? await kernelFirst(planned) : undefined;
+        const map = priority?.ordered ?? planned;
         const description = {
           ...source.description,
           details: {
@@ -62,12 +73,33 @@ export function registerAcquire(program: Command): void {
               : { outputFilesystem: "standard output" }),
           },
         };
-        const { exitCode } = await writeImage(source, map, { source: description }, { ...options, output });
+        const { exitCode } = await writeImage(
+          source,
+          map,
+          { source: description },
+          { ...options, output, ...(priority ? { priorityFirst: priority.first } : {}) },
+        );
         process.exitCode = exitCode;
       } finally {
         await source.close();
       }
     });
+}
+
+/** The map reordered so the kernel image's pages come first; fails if /proc/iomem does not name them. */
+async function kernelFirst(map: Region[]): Promise<ReturnType<typeof prioritize>> {
+  const { entries } = await readSystemRam();
+  const spans = KERNEL_IMAGE_NAMES.flatMap((name) => {
+    const span = namedRange(entries, name);
+    return span ? [{ ...span, name }] : [];
+  });
+  if (spans.length === 0) {
+    throw new MemimageError(
+      "source",
+      '--priority: /proc/iomem names no kernel image (no "Kernel code" line); run without --priority',
+    );
+  }
+  return prioritize(map, spans);
 }
 
 function sourceChoice(name: string): PhysicalSourceName | "auto" {

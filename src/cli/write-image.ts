@@ -5,6 +5,7 @@ import type { Region } from "../core/map.js";
 import type { WriteContext } from "../formats/format.js";
 import { formatByName } from "../formats/registry.js";
 import type { HashName } from "../pipeline/hashing.js";
+import { priorityWindow } from "../pipeline/priority.js";
 import { type PipelineResult, runPipeline } from "../pipeline/run.js";
 import { casePathFor } from "../report/case.js";
 import { reportPathFor, writeReport } from "../report/files.js";
@@ -39,6 +40,8 @@ export interface ImageOutputOptions extends EvidenceOptions {
   maxDiskUsage?: string;
   /** S3-compatible endpoint for s3:// output. */
   endpoint?: string;
+  /** With --priority: the regions read first, whose reading window the report gives. */
+  priorityFirst?: readonly Region[];
   /** Runs after the last read and before the report is built (vm resumes its guest here, so the report says when). */
   beforeReport?: (result: PipelineResult) => Promise<void>;
 }
@@ -111,6 +114,13 @@ async function witness(
     map,
     smear: after.smear,
     swap: after.swap,
+    ...(options.priorityFirst
+      ? {
+          priority:
+            priorityWindow(options.priorityFirst, result.ranges) ??
+            "unknown: none of the priority set was read",
+        }
+      : {}),
     otherFiles: [...written, ...(options.case && written[0] ? [casePathFor(written[0])] : [])],
   });
   const report = buildReport({

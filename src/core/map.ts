@@ -83,3 +83,12 @@ export function subtractSpans(start: bigint, length: number, holes: readonly Spa
   if (cursor < end) out.push({ start: cursor, length: Number(end - cursor) });
   return out;
 }
+
+/** Math.max and Math.min for addresses (they do not take bigints). */
+export function laterOf(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}
+
+export function earlierOf(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}

@@ -59,22 +59,28 @@ class ElfCoreWriter implements FormatWriter {
         align: 0,
       }),
     );
+    // The data follows the order the regions will be read in (--priority reads the kernel first), while the
+    // program headers list the segments by address, as readers expect.
     let offset = dataStart;
-    for (const r of loads) {
-      const filesz = r.readable ? r.length : 0;
+    const placed = loads.map((r) => {
+      const at = { r, offset, filesz: r.readable ? r.length : 0 };
+      offset += at.filesz;
+      return at;
+    });
+    placed.sort((a, b) => (a.r.start < b.r.start ? -1 : a.r.start > b.r.start ? 1 : 0));
+    for (const { r, offset: at, filesz } of placed) {
       headers.push(
         encodeProgramHeader({
           type: PT_LOAD,
           flags: flagsFromPerms(r.perms),
-          offset,
+          offset: at,
           vaddr: virtual ? r.start : 0n,
           paddr: virtual ? 0n : r.start,
           filesz,
           memsz: r.length,
-          align: BigInt(offset % PAGE) === r.start % BigInt(PAGE) ? PAGE : 1,
+          align: BigInt(at % PAGE) === r.start % BigInt(PAGE) ? PAGE : 1,
         }),
       );
-      offset += filesz;
     }
     yield* headers;
     yield notes;

@@ -8,8 +8,8 @@ export interface Block {
   length: number;
 }
 
-/** The default plan: every readable region in address order, cut into blocks of at most `blockSize` bytes. */
-export function* addressOrder(map: readonly Region[], blockSize: number): Iterable<Block> {
+/** The plan: every region in the order of the map (address order, unless --priority reordered it), cut into blocks of at most `blockSize` bytes. */
+export function* mapOrder(map: readonly Region[], blockSize: number): Iterable<Block> {
   for (const [regionIndex, region] of map.entries()) {
     if (!region.readable) {
       yield { regionIndex, region, address: region.start, length: 0 };

@@ -7,7 +7,7 @@ import type { FormatWriter, Piece, WriteContext } from "../formats/format.js";
 import type { Sink, SinkResult } from "../sinks/sink.js";
 import type { Source } from "../sources/source.js";
 import { type HashName, HashStream } from "./hashing.js";
-import { addressOrder, type Block } from "./plan.js";
+import { type Block, mapOrder } from "./plan.js";
 
 export const DEFAULT_BLOCK_SIZE = 2 << 20;
 const RING_DEPTH = 3;
@@ -137,7 +137,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     await send(options.writer.begin(map, options.context));
     let current: (RangeResult & { hash: HashStream }) | undefined;
     let currentIndex = -1;
-    for (const block of options.plan ?? addressOrder(map, blockSize)) {
+    for (const block of options.plan ?? mapOrder(map, blockSize)) {
       if (failure) break;
       if (options.signal?.aborted) throw interrupted(options.signal);
       if (block.regionIndex !== currentIndex) {

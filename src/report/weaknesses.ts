@@ -3,6 +3,7 @@
 import { stat, statfs } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { hex, type Region } from "../core/map.js";
+import type { PriorityWindow } from "../pipeline/priority.js";
 import type { PipelineResult } from "../pipeline/run.js";
 import type { SmearSampleResult } from "../pipeline/smear.js";
 import type { SourceDescription } from "../sources/source.js";
@@ -28,7 +29,8 @@ export interface Weaknesses {
     window: { firstReadMs: number; lastReadMs: number; durationMs: number } | Unknown;
     perRange: string;
     perBlock: string;
-    priority: string;
+    /** The window of what --priority read first, or why there is none. */
+    priority: string | PriorityWindow;
     sample: SmearSampleResult | Unknown;
     /** How the acquisition avoided the weakness, when it did (SOLVE-IT mitigation). */
     mitigation?: string;
@@ -78,7 +80,7 @@ export interface WeaknessInput {
   source: SourceDescription;
   map: readonly Region[];
   smear?: SmearSampleResult | Unknown | undefined;
-  priority?: string | undefined;
+  priority?: string | PriorityWindow | undefined;
   swap?: Weaknesses["swapNotCollected"]["collected"] | undefined;
   /** Files this run wrote besides the image (report, CASE file, swap image). */
   otherFiles: string[];

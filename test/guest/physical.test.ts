@@ -53,6 +53,7 @@ describe("physical acquisition in a guest", { skip, timeout: 40 * MINUTES }, () 
       ["kcore.lime", "--format lime"],
       ["kcore.padded", "--format padded --source kcore"],
       ["kcore.elf", "--format elf --source kcore"],
+      ["kcore-priority.elf", "--format elf --source kcore --priority"],
     ] as const) {
       const { code, stderr, path } = await acquire(name, args);
       assert.ok(code === 0 || code === 3, `exit ${code}: ${stderr}`);
@@ -82,6 +83,35 @@ describe("physical acquisition in a guest", { skip, timeout: 40 * MINUTES }, () 
     assert.equal(selection[0]?.used, false);
     assert.match(selection[0]?.reason ?? "", /\/dev\/crash is absent/);
     assert.deepEqual(selection[1], { source: "kcore", used: true, reason: "first source that works" });
+  });
+
+  test("--priority reads the kernel image first: its window is a fraction of the whole acquisition's", (t) => {
+    const report = images["kcore-priority.elf"]?.report as Report & {
+      weaknesses: {
+        memorySmear: {
+          priority: { set: { kind: string }[]; window: { firstReadMs: number; durationMs: number } };
+          window: { durationMs: number };
+        };
+      };
+    };
+    const { priority, window } = report.weaknesses.memorySmear;
+    assert.deepEqual(
+      priority.set.map((p) => p.kind),
+      [
+        "System RAM (Kernel code)",
+        "System RAM (Kernel rodata)",
+        "System RAM (Kernel data)",
+        "System RAM (Kernel bss)",
+      ],
+    );
+    assert.ok(priority.window.firstReadMs <= (report.ranges[0]?.firstReadMs ?? 0) + 1, "read first");
+    assert.ok(
+      priority.window.durationMs < window.durationMs / 4,
+      `${priority.window.durationMs} ms of ${window.durationMs} ms`,
+    );
+    t.diagnostic(
+      `kernel image read in ${priority.window.durationMs} ms of a ${window.durationMs} ms acquisition`,
+    );
   });
 
   test("/dev/mem: used where the kernel offers RAM through it, else refused with STRICT_DEVMEM named", async (t) => {
