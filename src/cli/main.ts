@@ -5,5 +5,10 @@
 import { setFlagsFromString } from "node:v8";
 
 setFlagsFromString("--no-opt");
+// A reader that stops early (memimage info | head) is not an error of memimage's.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(typeof process.exitCode === "number" ? process.exitCode : 0);
+});
 const { main } = await import("./program.js");
 process.exitCode = await main(process.argv);
