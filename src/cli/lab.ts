@@ -127,7 +127,9 @@ async function compare(guest: Guest, memoryMiB: number, keep: string | undefined
   process.stdout.write(
     `lab: Debian ${guest.lab.kernel.release}, ${memoryMiB} MiB guest under QEMU TCG\n${rows
       .map(([x, y, z]) => `${x.padEnd(width[0] as number)}${y.padEnd(width[1] as number)}${z}`)
-      .join("\n")}\n${keep ? `images and reports in ${dir}\n` : ""}`,
+      .join(
+        "\n",
+      )}\n${keep ? `images and reports in ${dir}\n` : "the images are discarded with the guest; keep them with -o DIR\n"}`,
   );
   return identical ? ExitCode.complete : ExitCode.mismatch;
 }
