@@ -27,6 +27,20 @@
           }
         ]
       ]
+    },
+    {
+      "target_name": "memimage_pipe",
+      "sources": [
+        "native/pipe.c"
+      ],
+      "conditions": [
+        [
+          "OS!='linux'",
+          {
+            "type": "none"
+          }
+        ]
+      ]
     }
   ]
 }

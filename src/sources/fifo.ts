@@ -4,12 +4,13 @@
 // dying or failing is told through fail(). Reads pause the pipe when memimage falls behind (back-pressure).
 import { execFile } from "node:child_process";
 import { closeSync, constants, openSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { MemimageError } from "../core/errors.js";
+import { loadAddon } from "../core/native.js";
 
 const HIGH_WATER = 8 << 20;
 const LOW_WATER = 2 << 20;
@@ -46,6 +47,7 @@ export class FifoReader {
     const path = join(directory, "guest-memory.fifo");
     await promisify(execFile)("mkfifo", ["-m", "0600", path]);
     const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
+    await widenPipe(fd);
     let socket: Socket;
     try {
       socket = new Socket({ fd, readable: true, writable: false });
@@ -113,4 +115,12 @@ export class FifoReader {
     this.wake = undefined;
     wake?.();
   }
+}
+
+/** As large a pipe as the kernel allows (fs.pipe-max-size, 1 MiB by default), when the native addon is built. */
+async function widenPipe(fd: number): Promise<void> {
+  const addon = loadAddon<{ setPipeSize(fd: number, bytes: number): number }>("memimage_pipe").binding;
+  if (!addon) return;
+  const max = Number((await readFile("/proc/sys/fs/pipe-max-size", "utf8").catch(() => "1048576")).trim());
+  addon.setPipeSize(fd, Number.isSafeInteger(max) && max > 0 ? Math.min(max, 16 << 20) : 1 << 20);
 }
