@@ -4,6 +4,10 @@
 // of RSS, memory taken from the machine being imaged, for no measured speed (see docs/benchmarks.md).
 import { setFlagsFromString } from "node:v8";
 
+// libuv's pool (4 threads by default) runs a block's read, its write and its two hashes at once; a blocked FIFO
+// read (memimage vm) must not starve them. Read when the pool first starts, which is after this line.
+process.env.UV_THREADPOOL_SIZE ??= "6";
+
 setFlagsFromString("--no-opt");
 // A reader that stops early (memimage info | head) is not an error of memimage's.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
