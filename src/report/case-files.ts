@@ -2,11 +2,10 @@
 // built, validated against the UCO/CASE shapes, and written 0600 without overwriting anything.
 
 import { createHash } from "node:crypto";
-import { constants } from "node:fs";
-import { open, readFile } from "node:fs/promises";
-import { errnoCode, MemimageError } from "../core/errors.js";
+import { readFile } from "node:fs/promises";
 import { caseDocument, type HashedFile } from "./case.js";
 import { type CaseValidation, validateCase } from "./case-validate.js";
+import { writeNewFile } from "./files.js";
 import type { Report } from "./report.js";
 
 export async function hashedFile(path: string): Promise<HashedFile> {
@@ -29,21 +28,5 @@ export async function writeCase(path: string, document: unknown): Promise<void> 
     process.stdout.write(text);
     return;
   }
-  try {
-    const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    throw new MemimageError(
-      "sink",
-      `cannot write the CASE file ${path}: ${errnoCode(error) ?? String(error)}`,
-      {
-        cause: error,
-      },
-    );
-  }
+  await writeNewFile(path, text, "the CASE file");
 }

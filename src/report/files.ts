@@ -9,7 +9,12 @@ export function reportPathFor(imagePath: string): string {
 
 /** Writes the report (0600, never over an existing file). Returns the path. */
 export async function writeReport(path: string, report: Report): Promise<string> {
-  const text = `${JSON.stringify(report, null, 2)}\n`;
+  await writeNewFile(path, `${JSON.stringify(report, null, 2)}\n`, "the report");
+  return path;
+}
+
+/** Creates `path` (0600, O_EXCL: never over an existing file), writes `text` and fsyncs it. */
+export async function writeNewFile(path: string, text: string, what: string): Promise<void> {
   try {
     const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
@@ -19,11 +24,10 @@ export async function writeReport(path: string, report: Report): Promise<string>
       await handle.close();
     }
   } catch (error) {
-    throw new MemimageError("sink", `cannot write the report ${path}: ${errnoCode(error) ?? String(error)}`, {
+    throw new MemimageError("sink", `cannot write ${what} ${path}: ${errnoCode(error) ?? String(error)}`, {
       cause: error,
     });
   }
-  return path;
 }
 
 /** Reads a report, or returns undefined if there is none at that path. */
