@@ -102,16 +102,17 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   // Three things happen to every block after it is read, each in order with itself and all at once with each other
   // and with the next read: its range hash, the output hash of its pieces, and the sink's write of its pieces.
   let writes: Promise<void> = Promise.resolve();
+  // A piece is hashed once the sink has taken it, so the output hash always covers exactly the bytes written (an
+  // aborted image's hash matches its .partial file); the hash of one piece runs while the next is written.
   const send = (pieces: Iterable<Piece>): Promise<void> => {
     const list = [...pieces]; // run the writer now, in block order
-    const hashed = list.map((piece) =>
-      piece instanceof Uint8Array ? outputHash.update(piece) : outputHash.updateZeros(piece.zeros),
-    );
+    const hashed: Promise<void>[] = [];
     writes = writes.then(async () => {
       for (const piece of list) {
         if (piece instanceof Uint8Array) {
           await sink.write(piece);
           bytesOut += piece.length;
+          hashed.push(outputHash.update(piece));
           continue;
         }
         // A padded gap can be gigabytes: write it a block at a time so a signal can stop it.
@@ -120,10 +121,11 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
           const length = Math.min(left, blockSize);
           await sink.writeZeros(length);
           bytesOut += length;
+          hashed.push(outputHash.updateZeros(length));
         }
       }
     });
-    return settled(Promise.all([writes, ...hashed]));
+    return settled(writes.then(() => Promise.all(hashed)));
   };
 
   const ring = Array.from({ length: RING_DEPTH }, () => ({

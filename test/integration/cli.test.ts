@@ -307,6 +307,10 @@ describe("signals", () => {
       assertValidReport(report);
       assert.equal(report.status, "aborted");
       assert.match(String(report.error), new RegExp(signal));
+      // The report's hash and size are those of the partial file as it is: exactly what was written.
+      const partial = readFileSync(`${out}.partial`);
+      assert.equal(report.output.sha256, sha256(partial));
+      assert.equal((report.output as unknown as { bytes: number }).bytes, partial.length);
     });
   }
 });
