@@ -5,7 +5,7 @@ import { arch, hostname, platform, release, userInfo } from "node:os";
 import { hex, type Region } from "../core/map.js";
 import { VERSION } from "../core/version.js";
 import { sha256Engine } from "../pipeline/hashing.js";
-import type { PipelineResult } from "../pipeline/run.js";
+import type { PipelineResult, RangeResult } from "../pipeline/run.js";
 import type { SourceDescription } from "../sources/source.js";
 import type { Weaknesses } from "./weaknesses.js";
 
@@ -40,15 +40,8 @@ export interface Report {
   };
   time: { start: string; end: string; durationMs: number };
   map: ReportRegion[];
-  ranges: {
-    start: string;
-    length: number;
-    kind: string;
-    bytesRead: number;
-    sha256: string;
-    firstReadMs: number;
-    lastReadMs: number;
-  }[];
+  /** The pipeline's per-range results, with the start address as hex. */
+  ranges: (Omit<RangeResult, "start"> & { start: string })[];
   unreadable: { start: string; length: number; reason: string }[];
   summary: { bytesPlanned: number; bytesRead: number; ranges: number; unreadableBytes: number };
   /** Per block read: [address, length, start ms, end ms] relative to time.start. The smear measurements use them. */
