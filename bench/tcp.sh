@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# bench/tcp: an image sent over loopback TCP, memimage (convert -o tcp:// into memimage receive, which writes,
+# hashes and verifies) against `cat FILE | nc` into `nc -l > FILE` (no hashing), both receivers writing to the
+# same disk. Rounds alternate; medians count. SIZE_MIB, ROUNDS and BENCH_DIR may be set. Needs nc (netcat-openbsd).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+command -v nc >/dev/null || { echo "bench/tcp.sh: nc is missing (apt-get install netcat-openbsd)" >&2; exit 1; }
+size_mib=${SIZE_MIB:-1024}
+rounds=${ROUNDS:-3}
+dir=${BENCH_DIR:-/var/tmp/memimage-bench-tcp}
+rm -rf "$dir" && mkdir -p "$dir/in"
+trap 'rm -rf "$dir"' EXIT
+image="$dir/bench.lime"
+node "$here/../dist/bench/make-lime.js" "$image" "$size_mib"
+sync
+bytes=$(stat -c %s "$image")
+cat "$image" >/dev/null
+
+peer=() ours=()
+for ((round = 0; round < rounds; round++)); do
+  rm -rf "$dir/in"/* && sync
+  t0=$(now)
+  nc -l 127.0.0.1 9171 >"$dir/in/peer.lime" &
+  listener=$!
+  sleep 0.3
+  cat "$image" | nc -N 127.0.0.1 9171
+  wait "$listener"
+  t1=$(now)
+  peer+=("$(echo "$t1 - $t0 - 0.3" | bc -l)")
+  rm -rf "$dir/in"/* && sync
+  t0=$(now)
+  $MEMIMAGE receive --listen 127.0.0.1:9172 -o "$dir/in" --count 1 -q &
+  receiver=$!
+  sleep 0.3
+  $MEMIMAGE convert "$image" tcp://127.0.0.1:9172/ours.lime -f lime -q
+  wait "$receiver"
+  t1=$(now)
+  ours+=("$(echo "$t1 - $t0 - 0.3" | bc -l)")
+  [ -f "$dir/in/ours.lime" ] || { echo "bench/tcp.sh: the receiver stored nothing" >&2; exit 1; }
+done
+peer_s=$(median "${peer[@]}") ours_s=$(median "${ours[@]}")
+echo "machine: $(machine)"
+echo "image: $bytes bytes over loopback, $rounds rounds, medians"
+echo "cat | nc -> nc -l > file:               $(mbps "$bytes" "$peer_s") MiB/s"
+echo "memimage convert -o tcp:// -> receive:  $(mbps "$bytes" "$ours_s") MiB/s  ratio $(ratio "$peer_s" "$ours_s")"
