@@ -8,13 +8,7 @@ source "$here/lib.sh"
 size_mib=${SIZE_MIB:-2048}
 rounds=${ROUNDS:-3}
 dir=${BENCH_DIR:-/var/tmp/memimage-bench}
-rm -rf "$dir" && mkdir -p "$dir"
-trap 'rm -rf "$dir"' EXIT
-image="$dir/bench.lime"
-node "$here/../dist/bench/make-lime.js" "$image" "$size_mib"
-sync
-bytes=$(stat -c %s "$image")
-cat "$image" >/dev/null # every run starts from the page cache
+bench_image "$dir" "$size_mib" # every run starts from the page cache
 
 peer=() to_padded=() back=() rss=0
 for ((round = 0; round < rounds; round++)); do

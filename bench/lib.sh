@@ -24,3 +24,15 @@ machine() {
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# bench_image DIR SIZE_MIB: a fresh DIR (removed on exit) holding DIR/bench.lime of SIZE_MIB, synced to disk and in
+# the page cache; sets $image and $bytes.
+bench_image() {
+  rm -rf "$1" && mkdir -p "$1"
+  trap "rm -rf '$1'" EXIT
+  image="$1/bench.lime"
+  node "$(dirname "${BASH_SOURCE[0]}")/../dist/bench/make-lime.js" "$image" "$2"
+  sync
+  bytes=$(stat -c %s "$image")
+  cat "$image" >/dev/null
+}

@@ -9,13 +9,8 @@ command -v nc >/dev/null || { echo "bench/tcp.sh: nc is missing (apt-get install
 size_mib=${SIZE_MIB:-1024}
 rounds=${ROUNDS:-3}
 dir=${BENCH_DIR:-/var/tmp/memimage-bench-tcp}
-rm -rf "$dir" && mkdir -p "$dir/in"
-trap 'rm -rf "$dir"' EXIT
-image="$dir/bench.lime"
-node "$here/../dist/bench/make-lime.js" "$image" "$size_mib"
-sync
-bytes=$(stat -c %s "$image")
-cat "$image" >/dev/null
+bench_image "$dir" "$size_mib"
+mkdir -p "$dir/in"
 
 peer=() ours=()
 for ((round = 0; round < rounds; round++)); do
