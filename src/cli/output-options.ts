@@ -20,7 +20,10 @@ export function addOutputOptions(command: Command): Command {
         "--endpoint <url>",
         "for -o s3://BUCKET/KEY: an S3-compatible endpoint (credentials from the AWS standard chain)",
       )
-      .option("--json", "print the report as JSON on stdout")
-      .option("-q, --quiet", "no progress bar"),
+      .option(
+        "--json",
+        'newline-delimited JSON events (start, range, progress, warning, done) on stdout, or on stderr with -o -; "done" carries the report',
+      )
+      .option("-q, --quiet", "no progress bar and no summary"),
   );
 }

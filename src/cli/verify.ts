@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { ExitCode, MemimageError } from "../core/errors.js";
 import { type Check, verifyImage } from "../report/verify-image.js";
 import { openImage } from "../sources/image.js";
+import { progressReporter } from "./progress.js";
 
 interface VerifyOptions {
   format?: string;
@@ -40,7 +41,7 @@ export function registerVerify(program: Command): void {
             `nothing to compare ${image} with: no report at ${image}.report.json; give --report or --sha256`,
           );
         }
-        checks = await verifyImage(image, opened, options.sha256);
+        checks = await verifyImage(image, opened, options.sha256, await progressReporter(options));
       } finally {
         await opened.source.close();
       }

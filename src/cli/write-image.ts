@@ -15,6 +15,7 @@ import { openSink } from "../sinks/open.js";
 import type { Sink } from "../sinks/sink.js";
 import type { Source } from "../sources/source.js";
 import { deliverReport } from "./deliver-report.js";
+import { type EventWriter, ndjsonEvents, noEvents } from "./events.js";
 import {
   type AfterPass,
   afterPass,
@@ -63,6 +64,8 @@ export async function writeImage(
   const hashes: HashName[] = options.blake3 ? ["sha256", "blake3"] : ["sha256"];
   // Handlers first: a signal from the moment the output exists must leave a marked partial image and a report.
   const signals = stopOnSignals();
+  const events = eventsFor(options);
+  events.start({ output: options.output, format: format.name });
   try {
     const sink = await openSink(options.output, {
       format: format.name,
@@ -71,6 +74,7 @@ export async function writeImage(
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     });
     const sampler = smearSampler(map, options);
+    const bar = await progressReporter(options);
     const result = await runPipeline({
       source,
       map,
@@ -78,14 +82,19 @@ export async function writeImage(
       context,
       sink,
       hashes,
-      onEvent: await progressReporter(options),
+      onEvent: (event) => {
+        bar(event);
+        events.pipeline(event);
+      },
       signal: signals.signal,
       ...(sampler ? { observeBlock: sampler.observe.bind(sampler) } : {}),
     });
     await options.beforeReport?.(result);
     const after = await afterPass(result, source, sampler, options);
-    const witnessed = await witness(result, sink, context, format.name, map, options, after);
-    return await deliverReport(sink, witnessed, options);
+    const witnessed = await witness(result, sink, context, format.name, map, options, after, events);
+    const delivered = await deliverReport(sink, witnessed, options);
+    events.done(delivered);
+    return delivered;
   } finally {
     signals.dispose();
   }
@@ -100,6 +109,7 @@ async function witness(
   map: readonly Region[],
   options: ImageOutputOptions,
   after: AfterPass,
+  events: EventWriter,
 ): Promise<WriteImageResult> {
   const exitCode = result.error
     ? exitCodeOf(result.error)
@@ -135,19 +145,36 @@ async function witness(
   if (reportPath && reportPath !== "-") await writeReport(reportPath, report);
   const casePath = options.case ? await writeCaseBeside(report, reportPath) : undefined;
   // With the image on stdout and no report file named, the report goes to stderr so that it is never lost.
-  const onStdout = options.output !== "-" && (options.json || reportPath === "-");
-  const reportOnStderr = !onStdout && (!reportPath || reportPath === "-") && !sink.deliverReport;
+  // With --json the report travels in the "done" event instead.
+  const onStdout = options.output !== "-" && !options.json && reportPath === "-";
+  const reportOnStderr =
+    !options.json && !onStdout && (!reportPath || reportPath === "-") && !sink.deliverReport;
+  // Events on stderr (--json with the image on stdout) stay pure NDJSON: what the text says is in them.
+  const text = !(options.json && imageOnStdout(options));
   if (onStdout) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else if (reportOnStderr) process.stderr.write(`${JSON.stringify(report, null, 2)}\n`);
-  if (!options.quiet && !reportOnStderr) process.stderr.write(summary(report, reportPath, casePath));
-  if (result.error) process.stderr.write(`memimage: ${result.error.message}\n`);
-  if (result.status === "partial" && !options.quiet) {
+  if (!options.quiet && !reportOnStderr && text) process.stderr.write(summary(report, reportPath, casePath));
+  if (result.error) {
+    if (text) process.stderr.write(`memimage: ${result.error.message}\n`);
+    events.warning(result.error.message);
+  }
+  if (result.status === "partial") {
     const missing = result.unreadable.reduce((n, u) => n + u.length, 0);
-    process.stderr.write(
-      `memimage: ${result.unreadable.length} unreadable span(s), ${missing} bytes, listed in the report; exit 3\n`,
-    );
+    const message = `${result.unreadable.length} unreadable span(s), ${missing} bytes, listed in the report; exit 3`;
+    if (!options.quiet && text) process.stderr.write(`memimage: ${message}\n`);
+    events.warning(message);
   }
   return { result, report, reportPath, exitCode };
+}
+
+/** --json: events on standard output, or on standard error when the image itself is written to standard output. */
+function eventsFor(options: ImageOutputOptions): EventWriter {
+  if (!options.json) return noEvents;
+  return ndjsonEvents(imageOnStdout(options) ? process.stderr : process.stdout);
+}
+
+function imageOnStdout(options: ImageOutputOptions): boolean {
+  return options.output === "-" && !options.listen;
 }
 
 export function ensureFormatFitsSource(formatName: string, addressSpace: string): void {

@@ -5,7 +5,7 @@ import { access, readFile } from "node:fs/promises";
 import { hex } from "../core/map.js";
 import { formatByName } from "../formats/registry.js";
 import { hashFile } from "../pipeline/file-hash.js";
-import { runPipeline } from "../pipeline/run.js";
+import { type PipelineEvent, runPipeline } from "../pipeline/run.js";
 import { NullSink } from "../sinks/null.js";
 import type { OpenedImage } from "../sources/image.js";
 import { casePathFor } from "./case.js";
@@ -22,6 +22,7 @@ export async function verifyImage(
   path: string,
   opened: OpenedImage,
   expectedSha256?: string,
+  onEvent?: (event: PipelineEvent) => void,
 ): Promise<Check[]> {
   const checks: Check[] = [];
   const check = (field: string, expected: string | number, actual: string | number) =>
@@ -43,6 +44,7 @@ export async function verifyImage(
     writer: formatByName("raw").createWriter(),
     context: { source: opened.source.description },
     sink: new NullSink(),
+    ...(onEvent ? { onEvent } : {}),
   });
   if (result.error) throw result.error;
   const listed = (ranges: readonly { start: string | bigint; length: number }[]) =>

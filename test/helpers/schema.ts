@@ -16,3 +16,15 @@ export function assertValidReport(report: unknown): void {
       `report does not match its schema:\n${ajv.errorsText(validate.errors, { separator: "\n" })}`,
     );
 }
+
+const validateEvent = ajv.compile(
+  JSON.parse(readFileSync(new URL("../../../schema/events.schema.json", import.meta.url), "utf8")) as object,
+);
+
+/** Throws with every violation listed when `event` does not match schema/events.schema.json (its report included). */
+export function assertValidEvent(event: unknown): void {
+  if (!validateEvent(event))
+    throw new Error(
+      `event does not match its schema:\n${ajv.errorsText(validateEvent.errors, { separator: "\n" })}\n${JSON.stringify(event).slice(0, 300)}`,
+    );
+}
