@@ -14,7 +14,7 @@ export function registerCase(program: Command): void {
     .option("-o, --output <path>", "where to write the JSON-LD (- for standard output)", "-")
     .addHelpText(
       "after",
-      "\nExample:\n  memimage case guest.lime.report.json -o guest.lime.case.jsonld\n\nExit: 0 valid, 1 no report, 5 the shapes found a violation (listed on stderr).\n",
+      "\nExamples:\n  memimage case guest.lime.report.json -o guest.lime.case.jsonld\n  memimage case guest.lime.report.json | jq .           # to standard output\n\nExit: 0 valid, 1 no report, 5 the shapes found a violation (listed on stderr).\n",
     )
     .action(async (reportPath: string, options: CaseOptions) => {
       const report = await readReport(reportPath);

@@ -4,8 +4,10 @@ import { ExitCode } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
 import { registerAcquire } from "./acquire.js";
 import { registerCase } from "./case.js";
+import { registerCompletion } from "./completion.js";
 import { registerConvert } from "./convert.js";
 import { reportFailure } from "./exit.js";
+import { registerHelp } from "./help.js";
 import { registerInfo } from "./info.js";
 import { registerLab } from "./lab.js";
 import { registerProcess } from "./process.js";
@@ -31,6 +33,8 @@ export function buildProgram(): Command {
   registerReceive(program);
   registerVm(program);
   registerLab(program);
+  registerCompletion(program);
+  registerHelp(program); // last: its list of commands and topics covers every one
   for (const command of program.commands) command.exitOverride();
   return program;
 }
