@@ -4,6 +4,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
+import { inBinary } from "../core/embedded.js";
 import { ExitCode, MemimageError } from "../core/errors.js";
 import { type Span, totalLength } from "../core/map.js";
 import { formatBytes, parseSize } from "../core/units.js";
@@ -21,7 +22,10 @@ interface LabOptions {
   output?: string;
 }
 
-const CLI = fileURLToPath(new URL("./main.js", import.meta.url));
+/** This memimage again, as a command: the single executable is itself, the package is node and main.js. */
+const SELF = inBinary()
+  ? process.execPath
+  : `${process.execPath} ${fileURLToPath(new URL("./main.js", import.meta.url))}`;
 
 export function registerLab(program: Command): void {
   program
@@ -63,8 +67,8 @@ async function shell(guest: Guest): Promise<void> {
   process.stdout.write(
     [
       `guest up; its QMP socket: ${guest.qmpSocket}`,
-      `try:  node ${CLI} vm --qmp ${guest.qmpSocket} -o guest.lime`,
-      `      node ${CLI} vm --qmp ${guest.qmpSocket} --live -f elf -o guest.elf`,
+      `try:  ${SELF} vm --qmp ${guest.qmpSocket} -o guest.lime`,
+      `      ${SELF} vm --qmp ${guest.qmpSocket} --live -f elf -o guest.elf`,
       "stop: Ctrl-C here (or kill this process); QEMU is killed with it, and the guest powers off after 24 h anyway",
       "",
     ].join("\n"),
@@ -83,7 +87,7 @@ async function compare(guest: Guest, memoryMiB: number, keep: string | undefined
   process.stderr.write("lab: imaging from inside (memimage acquire, in the guest)...\n");
   // The guest writes through 9p into the run directory; a kept directory elsewhere is copied after.
   const insideInGuest = guest.path("inside-acquire.lime");
-  const r = await guest.run(`${process.execPath} ${CLI} acquire -q -o ${insideInGuest}`, 30 * 60_000);
+  const r = await guest.run(`${SELF} acquire -q -o ${insideInGuest}`, 30 * 60_000);
   if (r.code !== 0 && r.code !== 3)
     throw new MemimageError("source", `memimage acquire in the guest exited ${r.code}: ${r.stderr.trim()}`);
   if (insideInGuest !== inside) {

@@ -5,12 +5,8 @@
 // rdf-validate-shacl has no SHACL-SPARQL. Of UCO 1.4's 13 sh:sparql constraints, 8 (owl.ttl) judge ontologies and
 // 2 (types.ttl) dictionaries, which memimage never writes; the 3 of core.ttl are checked here by hand
 // (sparqlCoreChecks), and every sh:sparql is taken out of the shapes given to the validator.
-import { readdir, readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import type * as RDF from "@rdfjs/types";
-
-/** dist/src/report/ -> the package root's ontology/ (also right for src/report/ under ts-node-like runners). */
-const ONTOLOGY_DIR = fileURLToPath(new URL("../../../ontology/", import.meta.url));
+import { ontologyFiles } from "./ontology-files.js";
 
 export interface CaseViolation {
   severity: string;
@@ -31,14 +27,8 @@ let ontology: Promise<RDF.Quad[]> | undefined;
 async function ontologyQuads(): Promise<RDF.Quad[]> {
   const { Parser } = await import("n3");
   const quads: RDF.Quad[] = [];
-  for (const project of ["uco", "case"]) {
-    const dir = `${ONTOLOGY_DIR}${project}/`;
-    for (const name of (await readdir(dir)).filter((n) => n.endsWith(".ttl")).sort()) {
-      quads.push(
-        ...new Parser({ baseIRI: `file://${dir}${name}` }).parse(await readFile(dir + name, "utf8")),
-      );
-    }
-  }
+  for (const { baseIRI, turtle } of await ontologyFiles())
+    quads.push(...new Parser({ baseIRI }).parse(turtle));
   return quads;
 }
 

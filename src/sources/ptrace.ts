@@ -1,6 +1,6 @@
 // The native ptrace binding (native/ptrace.c, built by node-gyp on npm install), loaded if it was built.
 // Without it memimage still works: it freezes with SIGSTOP and reports registers as unavailable.
-import { createRequire } from "node:module";
+import { loadAddon } from "../core/native.js";
 
 export interface WaitResult {
   status: "stopped" | "exited" | "timeout" | "error";
@@ -37,24 +37,8 @@ export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `errno ${errno}`;
 }
 
-let loaded: { binding?: PtraceBinding; problem?: string } | undefined;
-
-/** The binding, or why it is not there. Loaded from build/Release at the package root (three levels above this
- * file in dist/src/sources). */
+/** The binding, or why it is not there (core/native.ts: from build/Release, or the binary's own copy). */
 export function ptraceBinding(): { binding?: PtraceBinding; problem?: string } {
-  if (loaded) return loaded;
-  if (process.platform !== "linux") {
-    loaded = { problem: "ptrace is Linux-only" };
-    return loaded;
-  }
-  try {
-    const require = createRequire(import.meta.url);
-    const binding = require("../../../build/Release/memimage_ptrace.node") as PtraceBinding;
-    loaded = { binding };
-  } catch (error) {
-    loaded = {
-      problem: `the native ptrace addon is not built (${(error as Error).message.split("\n")[0]}); run npm install with python3, make and a C compiler present`,
-    };
-  }
-  return loaded;
+  if (process.platform !== "linux") return { problem: "ptrace is Linux-only" };
+  return loadAddon<PtraceBinding>("memimage_ptrace");
 }

@@ -7,6 +7,13 @@ import { fileURLToPath } from "node:url";
 /** The built CLI, run as a user runs it. */
 export const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
+/** The memimage under test: the single executable named by MEMIMAGE_BIN (test/integration/binary.test.ts runs
+ * the CLI suites against it), else node running the built CLI. */
+export function cliCommand(args: readonly string[]): [command: string, args: string[]] {
+  const binary = process.env.MEMIMAGE_BIN;
+  return binary ? [binary, [...args]] : [process.execPath, [CLI, ...args]];
+}
+
 export interface CliResult {
   status: number | null;
   stdout: string;
@@ -17,7 +24,7 @@ export function memimage(
   args: string[],
   options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {},
 ): CliResult {
-  const result = spawnSync(process.execPath, [CLI, ...args], {
+  const result = spawnSync(...cliCommand(args), {
     cwd: options.cwd,
     input: options.input,
     env: { ...process.env, ...options.env },

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { encodeRecordHeader } from "../../src/formats/lime.js";
-import { CLI, memimage, scratchDir } from "../helpers/cli.js";
+import { cliCommand, memimage, scratchDir } from "../helpers/cli.js";
 import { assertValidReport } from "../helpers/schema.js";
 
 const scratch = scratchDir();
@@ -121,7 +121,7 @@ describe("convert", () => {
   });
 
   test("to stdout: the bytes are the image, the report goes to stderr", () => {
-    const result = spawnSync(process.execPath, [CLI, "convert", limePath, "-", "-f", "raw"], {
+    const result = spawnSync(...cliCommand(["convert", limePath, "-", "-f", "raw"]), {
       maxBuffer: 64 << 20,
     });
     assert.equal(result.status, 0, result.stderr.toString());
@@ -132,16 +132,9 @@ describe("convert", () => {
   });
 
   test("a reader that goes away mid-stream: exit 4, report says aborted", async () => {
-    const child = spawn(process.execPath, [
-      CLI,
-      "convert",
-      limePath,
-      "-",
-      "-f",
-      "raw",
-      "--report",
-      scratch.path("pipe.report.json"),
-    ]);
+    const child = spawn(
+      ...cliCommand(["convert", limePath, "-", "-f", "raw", "--report", scratch.path("pipe.report.json")]),
+    );
     const stderr: Buffer[] = [];
     child.stderr.on("data", (d: Buffer) => stderr.push(d));
     await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
@@ -292,7 +285,7 @@ describe("signals", () => {
         ]),
       );
       const out = scratch.path(`far-${signal}.padded`);
-      const child = spawn(process.execPath, [CLI, "convert", far, out, "-f", "padded", "-q"]);
+      const child = spawn(...cliCommand(["convert", far, out, "-f", "padded", "-q"]));
       const stderr: Buffer[] = [];
       child.stderr.on("data", (d: Buffer) => stderr.push(d));
       // The partial file exists once the signal handlers are in place and the pipeline runs.
