@@ -15,6 +15,7 @@ import {
   startTarget,
   tracerPid,
 } from "../helpers/process-target.js";
+import { assertValidEvent } from "../helpers/schema.js";
 
 interface ProcessReport {
   status: string;
@@ -237,33 +238,62 @@ describe("memimage process: a process that exits while it is read", () => {
     assert.match(report.error ?? "", /stopped at 0x1[0-9a-f]{10} \(\[anon\]\) after \d+ bytes/);
   });
 
-  test("Ctrl-C during a --freeze read resumes the process and keeps the partial core marked", async () => {
-    const t = await target(768);
-    const core = scratch.path("interrupted.core");
-    let child: ReturnType<typeof spawn> | undefined;
-    const run = await new Promise<{ status: number | null }>((resolve) => {
-      child = spawn(process.execPath, [CLI, "process", String(t.pid), "--freeze", "-o", core, "-q"], {
-        stdio: "ignore",
-      });
-      const poll = setInterval(() => {
-        if (existsSync(`${core}.partial`) && statSync(`${core}.partial`).size > 64 << 20) {
+  for (const [signal, status] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
+    test(`${signal} during a --freeze read resumes the process, keeps the partial core marked, exit ${status}`, async () => {
+      const t = await target(768);
+      const core = scratch.path(`interrupted-${signal}.core`);
+      let child: ReturnType<typeof spawn> | undefined;
+      let stdout = "";
+      const run = await new Promise<{ status: number | null }>((resolve) => {
+        child = spawn(process.execPath, [CLI, "process", String(t.pid), "--freeze", "-o", core, "--json"], {
+          stdio: ["ignore", "pipe", "ignore"],
+        });
+        child.stdout?.on("data", (chunk: Buffer) => {
+          stdout += chunk.toString();
+        });
+        const poll = setInterval(() => {
+          if (existsSync(`${core}.partial`) && statSync(`${core}.partial`).size > 64 << 20) {
+            clearInterval(poll);
+            assert.match(procState(t.pid) ?? "", /^[tT]$/, "frozen while read");
+            child?.kill(signal);
+          }
+        }, 1);
+        child.on("exit", (status) => {
           clearInterval(poll);
-          child?.kill("SIGINT");
-        }
-      }, 1);
-      child.on("exit", (status) => {
-        clearInterval(poll);
-        resolve({ status });
+          resolve({ status });
+        });
       });
+      assert.equal(run.status, status);
+      assert.equal(tracerPid(t.pid), 0, "released");
+      for (const tid of listTasks(t.pid))
+        assert.doesNotMatch(procState(t.pid, tid) ?? "", /^[tT]$/, `thread ${tid} runs again`);
+      assert.equal(existsSync(core), false, "no complete-looking core");
+      assert.ok(statSync(`${core}.partial`).size > 64 << 20);
+      const report = readReport(`${core}.partial.report.json`);
+      assert.equal(report.status, "aborted");
+      assert.equal(report.exitCode, status);
+      assert.equal(report.output.complete, false);
+      assert.equal(report.source.details.freeze.frozen, true);
+      // --json: the events say the same, and the run's last line carries the report
+      const events = stdout
+        .trimEnd()
+        .split("\n")
+        .map(
+          (line) =>
+            JSON.parse(line) as { type: string; status?: string; exitCode?: number; message?: string },
+        );
+      for (const event of events) assertValidEvent(event);
+      assert.equal(events[0]?.type, "start");
+      assert.ok(events.some((e) => e.type === "warning" && e.message?.includes(signal)));
+      const done = events.at(-1);
+      assert.equal(done?.type, "done");
+      assert.equal(done?.status, "aborted");
+      assert.equal(done?.exitCode, status);
     });
-    assert.equal(run.status, 130);
-    assert.equal(tracerPid(t.pid), 0, "released");
-    for (const tid of listTasks(t.pid))
-      assert.notEqual(procState(t.pid, tid), "t", `thread ${tid} runs again`);
-    const report = readReport(`${core}.partial.report.json`);
-    assert.equal(report.output.complete, false);
-    assert.equal(report.source.details.freeze.frozen, true);
-  });
+  }
 });
 
 describe("memimage process: bad input, one clear line and a documented exit status", () => {
