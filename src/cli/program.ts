@@ -1,7 +1,7 @@
 // The memimage command line: one file per command, registered here.
 import { Command, CommanderError } from "commander";
 import { ExitCode } from "../core/errors.js";
-import { VERSION } from "../core/version.js";
+import { versionText } from "../core/version.js";
 import { registerAcquire } from "./acquire.js";
 import { registerCase } from "./case.js";
 import { registerCompletion } from "./completion.js";
@@ -12,6 +12,7 @@ import { registerInfo } from "./info.js";
 import { registerLab } from "./lab.js";
 import { registerProcess } from "./process.js";
 import { registerReceive } from "./receive.js";
+import { registerValidate } from "./validate.js";
 import { registerVerify } from "./verify.js";
 import { registerVm } from "./vm.js";
 
@@ -21,7 +22,7 @@ export function buildProgram(): Command {
     .description(
       "Memory imaging for forensics: acquire memory, write LiME/ELF/raw/padded images, verify and convert them.",
     )
-    .version(VERSION)
+    .version(versionText(), "-V, --version", "print the version, the git commit and the build date")
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`memimage: ${text.replace(/^error: /, "")}`) });
   registerAcquire(program);
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerReceive(program);
   registerVm(program);
   registerLab(program);
+  registerValidate(program);
   registerCompletion(program);
   registerHelp(program); // last: its list of commands and topics covers every one
   for (const command of program.commands) command.exitOverride();
