@@ -38,7 +38,7 @@ export function registerLab(program: Command): void {
     .option("-o, --output <dir>", "keep both images and their reports in this directory")
     .addHelpText(
       "after",
-      "\nThe first run installs QEMU from apt and fetches Debian's kernel (cached in /var/cache/memimage-lab).\n",
+      "\nExamples:\n  memimage lab                              # boot, image from outside and inside, compare\n  memimage lab --memory 2G -o lab-images/   # keep both images and their reports\n  memimage lab --shell                      # leave the guest up for memimage vm; Ctrl-C stops it\n\nThe first run installs QEMU from apt and fetches Debian's kernel (cached in /var/cache/memimage-lab).\nExit: 0 both images made and kernel code identical in them, 5 it differs.\n",
     )
     .action(async (options: LabOptions) => {
       const memoryMiB = Math.floor(parseSize(options.memory) / (1 << 20));
