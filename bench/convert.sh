@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/convert: convert a 2 GiB LiME image to padded and back, against `cat IMAGE | sha256sum` on the same file,
 # in alternating rounds (the machine is noisy); prints median throughputs, the ratios and memimage's peak RSS.
-# SIZE_MIB, ROUNDS and BENCH_DIR may be set.
+# SIZE_MIB, ROUNDS, BENCH_DIR and BENCH_NAME (of its result file, bench/results/NAME.json) may be set.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -29,3 +29,8 @@ echo "cat | sha256sum:          $(mbps "$bytes" "$peer_s") MiB/s"
 echo "memimage lime -> padded:  $(mbps "$bytes" "$to_padded_s") MiB/s  ratio $(ratio "$peer_s" "$to_padded_s")"
 echo "memimage padded -> lime:  $(mbps "$bytes" "$back_s") MiB/s  ratio $(ratio "$peer_s" "$back_s")"
 echo "memimage peak RSS:        $((rss / 1024)) MiB"
+bench_result "${BENCH_NAME:-convert}" \
+  "$((bytes >> 20)) MiB LiME in the page cache, $rounds rounds, output fsynced to $(df --output=fstype "$dir" | tail -1)" \
+  "cat | sha256sum" "$(mbps "$bytes" "$peer_s")" "$rss" 64 \
+  "convert lime -> padded|$(mbps "$bytes" "$to_padded_s")|$(ratio "$peer_s" "$to_padded_s")|0.9" \
+  "convert padded -> lime|$(mbps "$bytes" "$back_s")|$(ratio "$peer_s" "$back_s")|0.9"

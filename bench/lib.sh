@@ -36,3 +36,10 @@ bench_image() {
   bytes=$(stat -c %s "$image")
   cat "$image" >/dev/null
 }
+
+# The 1-minute load average when the bench started, for its result file.
+export BENCH_LOAD_START=${BENCH_LOAD_START:-$(cut -d' ' -f1 /proc/loadavg)}
+
+# bench_result NAME SETUP PEER PEER_MIBPS PEAK_RSS_KIB RSS_GOAL_MIB "CASE|MIBPS|RATIO|GOAL"...: writes
+# bench/results/NAME.json for bench/report.ts (GOAL, RSS_GOAL_MIB and PEAK_RSS_KIB may be "-").
+bench_result() { node "$(dirname "${BASH_SOURCE[0]}")/../dist/bench/record.js" "$@"; }

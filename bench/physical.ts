@@ -5,6 +5,9 @@ import { totalLength } from "../src/core/map.js";
 import { Guest } from "../src/lab/guest.js";
 import { buildLime } from "../src/lab/lime.js";
 import { parseIomem, systemRam } from "../src/sources/iomem.js";
+import { loadNow, writeResult } from "./results.js";
+
+const loadStart = loadNow();
 
 const memimage = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 const runsArg = process.argv.indexOf("--runs");
@@ -63,6 +66,18 @@ async function main(): Promise<void> {
     process.stdout.write(
       `best: memimage ${mbps(ours)} MB/s, LiME ${mbps(peer)} MB/s, ratio memimage/LiME ${(peer / ours).toFixed(2)}x; memimage peak RSS ${(rss / 1024).toFixed(1)} MiB\n`,
     );
+    const mib = (s: number) => Number((ram / 2 ** 20 / s).toFixed(1));
+    writeResult({
+      name: "physical",
+      setup: `512 MiB TCG guest (${guest.lab.kernel.release}), best of ${runs}, into a file on the host's 9p share`,
+      peer: { name: "LiME format=lime", mibPerSecond: mib(peer) },
+      cases: [
+        { name: "acquire --source kcore -> LiME", mibPerSecond: mib(ours), ratio: peer / ours, goal: 1.2 },
+      ],
+      peakRssMiB: Number((rss / 1024).toFixed(1)),
+      rssGoalMiB: 64,
+      loadStart,
+    });
   } finally {
     await guest.shutdown();
   }

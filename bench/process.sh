@@ -4,6 +4,7 @@
 # Each tool runs RUNS times (default 3), alternating; the median run counts. Needs gcc, gdb, /usr/bin/time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh # bench_result, and the load at the start
 MIB=${MIB:-1024}
 RUNS=${RUNS:-3}
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/var/tmp}/memimage-bench-process.XXXXXX")}
@@ -52,3 +53,9 @@ awk -v gs="$gs" -v fs="$fs" -v ms="$ms" -v gb="${gc_b[0]}" -v mb="${mi_b[0]}" -v
   printf "memimage: %6.2f s  %7.1f MiB/s  core %d bytes  peak RSS %.1f MiB\n", ms, mt, mb, mr / 1024
   printf "ratio (memimage / gcore throughput): %.2fx; against gcore+fsync: %.2fx\n", mt / gt, mt / ft
 }'
+read -r gt ft mt < <(awk -v gs="$gs" -v fs="$fs" -v ms="$ms" -v gb="${gc_b[0]}" -v mb="${mi_b[0]}" \
+  'BEGIN { printf "%.1f %.1f %.1f\n", gb / gs / 1048576, gb / fs / 1048576, mb / ms / 1048576 }')
+bench_result process "a process with $MIB MiB touched, median of $RUNS alternating runs; memimage hashes and fsyncs its core" \
+  "gdb gcore" "$gt" "$(median "${mi_rss[@]}")" 64 \
+  "process PID -> ELF core|$mt|$(ratio "$mt" "$gt")|1.5" \
+  "the same, against gcore + fsync ($ft MiB/s)|$mt|$(ratio "$mt" "$ft")|-"

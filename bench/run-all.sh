@@ -8,3 +8,7 @@ for script in convert process physical vm tcp; do
   echo "== bench/$script"
   bash "$here/$script.sh"
 done
+echo "== bench/convert, 4 GiB image (peak RSS stays bounded whatever the size)"
+SIZE_MIB=4096 ROUNDS=1 BENCH_NAME=convert-4g bash "$here/convert.sh"
+# every bench above wrote bench/results/NAME.json: the generated table of docs/benchmarks.md
+node dist/bench/report.js

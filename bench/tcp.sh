@@ -39,3 +39,6 @@ echo "machine: $(machine)"
 echo "image: $bytes bytes over loopback, $rounds rounds, medians"
 echo "cat | nc -> nc -l > file:               $(mbps "$bytes" "$peer_s") MiB/s"
 echo "memimage convert -o tcp:// -> receive:  $(mbps "$bytes" "$ours_s") MiB/s  ratio $(ratio "$peer_s" "$ours_s")"
+bench_result tcp "$((bytes >> 20)) MiB LiME over loopback, $rounds alternating rounds, medians; both receivers write to the same disk" \
+  "cat | nc -> nc -l > file" "$(mbps "$bytes" "$peer_s")" - - \
+  "convert -o tcp:// -> receive (hashed, verified)|$(mbps "$bytes" "$ours_s")|$(ratio "$peer_s" "$ours_s")|0.9"

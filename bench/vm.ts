@@ -6,6 +6,9 @@ import { spawnSync } from "node:child_process";
 import { readFile, rm, stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { Guest } from "../src/lab/guest.js";
+import { loadNow, writeResult } from "./results.js";
+
+const loadStart = loadNow();
 
 const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 const arg = (name: string, fallback: string) => {
@@ -58,6 +61,20 @@ for (const memoryMiB of sizes) {
     process.stdout.write(
       `${memoryMiB} MiB guest (${bytes} bytes dumped), median of ${runs}: QEMU dump-guest-memory to ELF ${median(q).toFixed(2)} s (${mb(median(q))} MiB/s; ${median(qs).toFixed(2)} s with sync), memimage vm to LiME ${median(m).toFixed(2)} s (${mb(median(m))} MiB/s), ratio ${(median(q) / median(m)).toFixed(2)}x (${(median(qs) / median(m)).toFixed(2)}x against QEMU + sync); freeze ${median(freeze).toFixed(0)} ms (runs: ${freeze.map((f) => f.toFixed(0)).join(", ")})\n`,
     );
+    writeResult({
+      name: `vm-${memoryMiB}`,
+      setup: `${memoryMiB} MiB TCG guest, paused; median of ${runs} alternating runs; memimage streams QEMU's dump to LiME, hashed, fsynced; freeze ${median(freeze).toFixed(0)} ms`,
+      peer: { name: "QEMU dump-guest-memory to ELF", mibPerSecond: Number(mb(median(q))) },
+      cases: [
+        {
+          name: "vm --qmp -> LiME",
+          mibPerSecond: Number(mb(median(m))),
+          ratio: median(q) / median(m),
+          goal: 0.9,
+        },
+      ],
+      loadStart,
+    });
   } finally {
     await guest.shutdown();
   }
