@@ -79,6 +79,7 @@ export async function writeImage(
       source,
       map,
       writer: format.createWriter(),
+      ...(format.blockSize ? { blockSize: format.blockSize } : {}),
       context,
       sink,
       hashes,

@@ -1,7 +1,7 @@
 // AVML compressed (Microsoft's AVML): LiME's 32-byte record header with magic 0x4C4D5641 ("AVML") and version 2,
 // then the record's bytes as one Snappy framed stream, then a u64 LE: the length of that stream in bytes.
 // AVML cuts ranges into records of at most 16 MiB and leaves out all-zero records; memimage writes one record per
-// readable run of each 2 MiB block and leaves out the all-zero ones too. Readers accept any record size and gaps.
+// readable run of each 512 KiB block and leaves out the all-zero ones too. Readers accept any record size and gaps.
 import type { FileHandle } from "node:fs/promises";
 import { badImage } from "../core/errors.js";
 import { hex, type Region, regionEnd, type Span, subtractSpans } from "../core/map.js";
@@ -58,11 +58,17 @@ function encodeAvmlRecordInto(start: bigint, data: Uint8Array, out: Buffer, at: 
 const recordRoom = (length: number) => LIME_HEADER_SIZE + maxFramedLength(length) + TRAILER_SIZE;
 
 /**
- * The pipeline has at most three blocks in flight (read, being hashed, being written: run.ts's ring) and reuses a
- * block's buffer only once the sink took its pieces; the writer keeps one more output buffer than that, so a
- * buffer is written into again only after the sink took what it held. No garbage per block: peak RSS stays flat.
+ * The pipeline reads into a ring of three blocks and calls chunk() for a block only once the block three before it
+ * is hashed and written (run.ts), so the output buffer of the third chunk() before is free again: a ring of three
+ * output buffers, each written into again only after the sink took what it held. No garbage per block.
  */
-const OUTPUT_RING = 4;
+const OUTPUT_RING = 3;
+/**
+ * The pipeline's blocks for AVML: its output ring is as large as the pipeline's input ring (three blocks), so smaller
+ * blocks bound both. Measured on 2 GiB of random bytes (docs/benchmarks.md, avml): peak RSS 2 MiB blocks 75 MiB,
+ * 1 MiB 69, 512 KiB 67, 256 KiB 67, LiME output 66.
+ */
+const AVML_BLOCK_SIZE = 512 << 10;
 
 class AvmlWriter implements FormatWriter {
   private readonly ring: Buffer[] = [];
@@ -275,5 +281,6 @@ export const avml: Format = {
   detect: (head) =>
     head.length >= 4 && Buffer.from(head.buffer, head.byteOffset, 4).readUInt32LE(0) === AVML_MAGIC,
   createWriter: () => new AvmlWriter(),
+  blockSize: AVML_BLOCK_SIZE,
   readLayout: readAvmlLayout,
 };

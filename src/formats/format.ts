@@ -54,6 +54,8 @@ export interface Format {
   /** True if the first bytes of a file say it is in this format. */
   detect(head: Uint8Array): boolean;
   createWriter(): FormatWriter;
+  /** The pipeline's block size this format's writer wants, if not the default (2 MiB). */
+  blockSize?: number;
   readLayout(file: FileHandle, path: string, size: number, hints: LayoutHints): Promise<ImageLayout>;
 }
 

@@ -1,20 +1,70 @@
-// The Snappy framing format (google/snappy framing_format.txt), written here around the library's raw block
-// compressor: a stream identifier chunk, then chunks of at most 64 KiB of data each, compressed or stored, each
-// with the masked CRC-32C of its uncompressed bytes. A chunk header is one type byte and a 24-bit LE length.
-// encodeFramed() returns one whole stream (encodeFramedInto() writes it into a given buffer); decodeChunk() reads
-// one back a chunk at a time.
+// The Snappy framing format (google/snappy framing_format.txt), written here around a raw block compressor: a
+// stream identifier chunk, then chunks of at most 64 KiB of data each, compressed or stored, each with the masked
+// CRC-32C of its uncompressed bytes. A chunk header is one type byte and a 24-bit LE length. encodeFramed() returns
+// one whole stream (encodeFramedInto() writes it into a given buffer); decodeChunk() reads one back a chunk at a
+// time.
 import { createRequire } from "node:module";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { loadAddon } from "../core/native.js";
 
-type Snappy = typeof import("snappy");
-type Crc32 = typeof import("@node-rs/crc32");
-let loaded: { snappy: Snappy; crc: Crc32 } | undefined;
-/** The native codecs, loaded on first use: every format is registered at start-up, few runs use AVML. */
-function codecs(): { snappy: Snappy; crc: Crc32 } {
-  if (!loaded) {
-    const require = createRequire(import.meta.url);
-    loaded = { snappy: require("snappy") as Snappy, crc: require("@node-rs/crc32") as Crc32 };
+/** native/snappy.c: libsnappy's raw blocks, written into buffers the caller owns. */
+interface NativeSnappy {
+  compress(input: Uint8Array, output: Uint8Array): number;
+  uncompress(input: Uint8Array, output: Uint8Array): number;
+  maxCompressedLength(length: number): number;
+}
+
+/** A raw block codec. compress() returns a view valid until its next call. */
+interface BlockCodec {
+  compress(piece: Uint8Array): Uint8Array;
+  /** The uncompressed bytes, or undefined if `block` is not a valid snappy block. */
+  uncompress(block: Uint8Array): Buffer | undefined;
+  /** Whether each compress() leaves garbage outside V8's heap (the npm package's buffers). */
+  leavesGarbage: boolean;
+  crc32c(data: Uint8Array): number;
+  name: string;
+}
+
+let loaded: BlockCodec | undefined;
+/**
+ * Loaded on first use (every format is registered at start-up, few runs use AVML): memimage's addon over libsnappy
+ * when it was built, else the npm `snappy` package, whose output bytes are the same (Google's algorithm).
+ */
+export function blockCodec(): BlockCodec {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const { crc32c } = require("@node-rs/crc32") as typeof import("@node-rs/crc32");
+  const native = loadAddon<NativeSnappy>("memimage_snappy").binding;
+  if (native) {
+    const scratch = Buffer.allocUnsafe(native.maxCompressedLength(MAX_CHUNK_DATA));
+    const window = Buffer.allocUnsafe(MAX_CHUNK_DATA);
+    loaded = {
+      name: "libsnappy (memimage_snappy addon)",
+      leavesGarbage: false,
+      crc32c,
+      compress: (piece) => scratch.subarray(0, native.compress(piece, scratch)),
+      uncompress: (block) => {
+        const length = native.uncompress(block, window);
+        return length < 0 ? undefined : Buffer.from(window.subarray(0, length));
+      },
+    };
+  } else {
+    const snappy = require("snappy") as typeof import("snappy");
+    loaded = {
+      name: "snappy (npm)",
+      leavesGarbage: true,
+      crc32c,
+      // Asked to make its buffer on the V8 heap (copyOutputData), where the collector sees it and frees it soon.
+      compress: (piece) => snappy.compressSync(piece, { copyOutputData: true }),
+      uncompress: (block) => {
+        try {
+          return snappy.uncompressSync(block) as Buffer;
+        } catch {
+          return undefined;
+        }
+      },
+    };
   }
   return loaded;
 }
@@ -31,7 +81,7 @@ const CRC_SIZE = 4;
 
 /** The CRC the framing format stores: CRC-32C rotated right by 15 bits plus a constant, so CRCs of CRCs differ. */
 export function maskedCrc32c(data: Uint8Array): number {
-  const crc = codecs().crc.crc32c(data);
+  const crc = blockCodec().crc32c(data);
   return (((crc >>> 15) | (crc << 17)) + 0xa282ead8) >>> 0;
 }
 
@@ -49,17 +99,16 @@ export function encodeFramed(data: Uint8Array): Buffer {
 /**
  * Writes one framed stream holding `data` into `out` at `at` (room for maxFramedLength(data.length) bytes), and
  * returns its length. A chunk is stored uncompressed when compression saves less than 1/8 of it, as the Rust snap
- * crate that AVML uses does, so incompressible memory costs 8 bytes per 64 KiB. The compressor returns a buffer of
- * its own per chunk: it is asked to make it on the V8 heap (copyOutputData), where the collector sees it and frees
- * it soon; as external memory it was never counted and piled up (124 MiB peak RSS for a 64 MiB image).
+ * crate that AVML uses does, so incompressible memory costs 8 bytes per 64 KiB. (Handing the sink such chunks as
+ * views of `data` instead of copies made 32 pieces of 8 bytes per 2 MiB: more CPU, and no less RSS.)
  */
 export function encodeFramedInto(data: Uint8Array, out: Buffer, at: number): number {
-  const { snappy } = codecs();
+  const codec = blockCodec();
   let end = at + STREAM_IDENTIFIER.copy(out, at);
   for (let offset = 0; offset < data.length; offset += MAX_CHUNK_DATA) {
     const piece = data.subarray(offset, Math.min(data.length, offset + MAX_CHUNK_DATA));
     const crc = maskedCrc32c(piece);
-    const compressed = snappy.compressSync(piece, COMPRESS_OPTIONS);
+    const compressed = codec.compress(piece);
     const stored = compressed.length < piece.length - (piece.length >> 3) ? compressed : piece;
     const type = stored === compressed ? CHUNK_COMPRESSED : CHUNK_UNCOMPRESSED;
     out.writeUInt32LE((type | ((CRC_SIZE + stored.length) << 8)) >>> 0, end);
@@ -68,16 +117,15 @@ export function encodeFramedInto(data: Uint8Array, out: Buffer, at: number): num
     out.set(stored, end);
     end += stored.length;
   }
-  collectCompressorGarbage(data.length);
+  if (codec.leavesGarbage) collectCompressorGarbage(data.length);
   return end - at;
 }
-const COMPRESS_OPTIONS = { copyOutputData: true };
 
 /**
- * The compressor's buffers are garbage as soon as they are copied out, but V8 collects memory outside its heap only
- * after ~64 MiB of it has accumulated: AVML output peaked at 110 MiB where LiME takes 62. A young-generation
- * collection (~0.05 ms) after every 8 MiB compressed frees them: peak RSS stays that of LiME. V8's `gc` is taken
- * from a fresh context once --expose-gc is set (the main context keeps no global `gc`).
+ * Only for the npm package (when the addon was not built): its buffers are garbage as soon as they are copied out,
+ * but V8 collects memory outside its heap only after ~64 MiB of it has accumulated: AVML output peaked at 110 MiB
+ * where LiME takes 62. A young-generation collection (~0.05 ms) after every 8 MiB compressed frees them (82 MiB
+ * peak). V8's `gc` is taken from a fresh context once --expose-gc is set (the main context keeps no global `gc`).
  */
 const COLLECT_EVERY = 8 << 20;
 let compressedSinceCollect = 0;
@@ -134,14 +182,14 @@ export function decodeChunk(chunk: Uint8Array, offset: number): Buffer | undefin
   if (type === CHUNK_COMPRESSED || type === CHUNK_UNCOMPRESSED) {
     if (dataLength < CRC_SIZE) throw new FrameError(offset, `snappy chunk of ${dataLength} bytes has no CRC`);
     const stored = body.readUInt32LE(0);
-    let data: Buffer;
+    let data: Buffer | undefined;
     if (type === CHUNK_UNCOMPRESSED) data = body.subarray(CRC_SIZE);
     else {
-      try {
-        data = codecs().snappy.uncompressSync(body.subarray(CRC_SIZE)) as Buffer;
-      } catch {
-        throw new FrameError(offset, "corrupt snappy block: it does not decompress");
-      }
+      const claimed = chunkDataLength(type, dataLength, body, offset);
+      if (claimed > MAX_CHUNK_DATA)
+        throw new FrameError(offset, `snappy chunk holds ${claimed} bytes, more than ${MAX_CHUNK_DATA}`);
+      data = blockCodec().uncompress(body.subarray(CRC_SIZE));
+      if (!data) throw new FrameError(offset, "corrupt snappy block: it does not decompress");
     }
     if (data.length > MAX_CHUNK_DATA)
       throw new FrameError(offset, `snappy chunk holds ${data.length} bytes, more than ${MAX_CHUNK_DATA}`);
