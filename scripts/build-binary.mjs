@@ -25,6 +25,7 @@ import { buildDate, gitCommit } from "./build-info.mjs";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 const MANIFEST_ASSET = "memimage/manifest.json"; // as in src/core/embedded.ts
+const BUNDLE_URL = "file:///memimage-binary/bundle.cjs";
 // The napi-rs packages memimage requires, and the file of each that holds the Linux x86-64 (glibc) binary.
 const NATIVE_PACKAGES = {
   snappy: "@napi-rs/snappy-linux-x64-gnu/snappy.linux-x64-gnu.node",
@@ -83,9 +84,10 @@ try {
     format: "cjs",
     target: "node20",
     logLevel: "warning",
-    define: { MEMIMAGE_BUILD: JSON.stringify(info), "import.meta.url": "__memimage_url" },
-    // import.meta has no meaning in CommonJS: the code's file URLs resolve against the executable's own path.
-    banner: { js: 'const __memimage_url = require("node:url").pathToFileURL(__filename).href;' },
+    // import.meta has no meaning in CommonJS. Every module's URL becomes one that names no file: whatever the
+    // package reads beside itself the binary carries inside, and a module that checks whether it is the main
+    // script (lab/provision.ts) must not take the binary for itself.
+    define: { MEMIMAGE_BUILD: JSON.stringify(info), "import.meta.url": JSON.stringify(BUNDLE_URL) },
   });
 
   const config = join(work, "sea-config.json");

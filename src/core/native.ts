@@ -4,6 +4,7 @@
 // falls back to plain Node.
 import { createRequire } from "node:module";
 import { inBinary, loadEmbeddedNative } from "./embedded.js";
+import { MemimageError } from "./errors.js";
 
 export interface Loaded<T> {
   binding?: T;
@@ -42,12 +43,18 @@ export function loadAddon<T>(name: string): Loaded<T> {
   return loaded;
 }
 
-/** An npm package that is a native module (snappy, @node-rs/crc32): from node_modules, or the binary's copy. */
+/**
+ * An npm package that is a native module with no fallback (snappy, @node-rs/crc32 for AVML): from node_modules, or
+ * the binary's copy. Where the binary cannot load it (every tmpfs mounted noexec), the format needing it cannot
+ * be written or read here: exit 1, one line.
+ */
 export function requireNativePackage<T>(name: string): T {
   if (!inBinary()) return createRequire(import.meta.url)(name) as T;
   try {
     return loadEmbeddedNative(name) as T;
   } catch (error) {
-    throw new Error(`the binary's copy of ${name} did not load: ${firstLine(error)}`);
+    throw new MemimageError("output", `the binary's copy of ${name} did not load: ${firstLine(error)}`, {
+      cause: error,
+    });
   }
 }

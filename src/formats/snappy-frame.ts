@@ -3,10 +3,9 @@
 // CRC-32C of its uncompressed bytes. A chunk header is one type byte and a 24-bit LE length. encodeFramed() returns
 // one whole stream (encodeFramedInto() writes it into a given buffer); decodeChunk() reads one back a chunk at a
 // time.
-import { createRequire } from "node:module";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { loadAddon } from "../core/native.js";
+import { loadAddon, requireNativePackage } from "../core/native.js";
 
 /** native/snappy.c: libsnappy's raw blocks, written into buffers the caller owns. */
 interface NativeSnappy {
@@ -33,8 +32,7 @@ let loaded: BlockCodec | undefined;
  */
 export function blockCodec(): BlockCodec {
   if (loaded) return loaded;
-  const require = createRequire(import.meta.url);
-  const { crc32c } = require("@node-rs/crc32") as typeof import("@node-rs/crc32");
+  const { crc32c } = requireNativePackage<typeof import("@node-rs/crc32")>("@node-rs/crc32");
   const native = loadAddon<NativeSnappy>("memimage_snappy").binding;
   if (native) {
     const scratch = Buffer.allocUnsafe(native.maxCompressedLength(MAX_CHUNK_DATA));
@@ -50,7 +48,7 @@ export function blockCodec(): BlockCodec {
       },
     };
   } else {
-    const snappy = require("snappy") as typeof import("snappy");
+    const snappy = requireNativePackage<typeof import("snappy")>("snappy");
     loaded = {
       name: "snappy (npm)",
       leavesGarbage: true,
