@@ -12,6 +12,7 @@ import { registerInfo } from "./info.js";
 import { registerLab } from "./lab.js";
 import { registerProcess } from "./process.js";
 import { registerReceive } from "./receive.js";
+import { registerSymbols } from "./symbols.js";
 import { registerValidate } from "./validate.js";
 import { registerVerify } from "./verify.js";
 import { registerVm } from "./vm.js";
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerAcquire(program);
   registerInfo(program);
   registerVerify(program);
+  registerSymbols(program);
   registerConvert(program);
   registerProcess(program);
   registerCase(program);

@@ -1,7 +1,8 @@
 // Runs one acquisition or conversion end to end: sink, pipeline, report, exit status. Every command that writes
 // an image goes through here, so partial images, reports and exit codes behave the same everywhere.
 import { ExitCode, MemimageError } from "../core/errors.js";
-import type { Region } from "../core/map.js";
+import type { KernelWitness } from "../kernel/witness.js";
+import type { Region, Span } from "../core/map.js";
 import type { WriteContext } from "../formats/format.js";
 import { formatByName } from "../formats/registry.js";
 import type { HashName } from "../pipeline/hashing.js";
@@ -45,6 +46,8 @@ export interface ImageOutputOptions extends EvidenceOptions {
   priorityFirst?: readonly Region[];
   /** Runs after the last read and before the report is built (vm resumes its guest here, so the report says when). */
   beforeReport?: (result: PipelineResult) => Promise<void>;
+  /** Physical and VM acquisitions: identifies the kernel for the report from the blocks as they pass. */
+  kernel?: KernelWitness;
 }
 
 export interface WriteImageResult {
@@ -74,6 +77,8 @@ export async function writeImage(
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     });
     const sampler = smearSampler(map, options);
+    const kernel = options.kernel;
+    const observers = [sampler?.observe.bind(sampler), kernel?.observe.bind(kernel)].filter((f) => f !== undefined);
     const bar = await progressReporter(options);
     const result = await runPipeline({
       source,
@@ -88,7 +93,13 @@ export async function writeImage(
         events.pipeline(event);
       },
       signal: signals.signal,
-      ...(sampler ? { observeBlock: sampler.observe.bind(sampler) } : {}),
+      ...(observers.length > 0
+        ? {
+            observeBlock: (address: bigint, data: Uint8Array, holes: readonly Span[], readMs: number) => {
+              for (const observe of observers) observe(address, data, holes, readMs);
+            },
+          }
+        : {}),
     });
     await options.beforeReport?.(result);
     const after = await afterPass(result, source, sampler, options);
@@ -142,6 +153,7 @@ async function witness(
     exitCode,
     examiner: options.examiner,
     weaknesses,
+    ...(options.kernel ? { kernel: options.kernel.identity() } : {}),
   });
   if (reportPath && reportPath !== "-") await writeReport(reportPath, report);
   const casePath = options.case ? await writeCaseBeside(report, reportPath) : undefined;

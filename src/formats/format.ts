@@ -1,6 +1,7 @@
 import type { FileHandle } from "node:fs/promises";
 import type { Region, Span } from "../core/map.js";
 import type { SourceDescription } from "../sources/source.js";
+import type { VirtualMapping } from "../kernel/mapping.js";
 import type { Note } from "./elf.js";
 import type { ImageLayout, Segment } from "./segments.js";
 
@@ -25,6 +26,10 @@ export interface WriteContext {
    * header ignore them.
    */
   declared?: readonly Region[];
+  /** Kernel virtual addresses of physical ranges: an ELF physical core gives its PT_LOADs these p_vaddr (vmcore). */
+  virtualMappings?: readonly VirtualMapping[];
+  /** ELF e_machine of what was imaged, when it is not this host's (a guest's, from QEMU's dump). */
+  machine?: number;
 }
 
 /**

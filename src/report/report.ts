@@ -4,6 +4,7 @@
 import { arch, hostname, platform, release, userInfo } from "node:os";
 import { hex, type Region } from "../core/map.js";
 import { VERSION } from "../core/version.js";
+import type { KernelIdentity } from "../kernel/identity.js";
 import { sha256Engine } from "../pipeline/hashing.js";
 import type { PipelineResult, RangeResult } from "../pipeline/run.js";
 import type { SourceDescription } from "../sources/source.js";
@@ -50,6 +51,8 @@ export interface Report {
   examiner?: string;
   /** What was measured about each known weakness of memory imaging (src/report/weaknesses.ts). */
   weaknesses?: Weaknesses;
+  /** Physical and VM images: which kernel, and where it is (src/kernel/identity.ts). */
+  kernel?: KernelIdentity;
 }
 
 export interface ReportInput {
@@ -61,6 +64,7 @@ export interface ReportInput {
   argv?: string[];
   examiner?: string | undefined;
   weaknesses?: Weaknesses | undefined;
+  kernel?: KernelIdentity | undefined;
 }
 
 export function buildReport({
@@ -72,6 +76,7 @@ export function buildReport({
   argv = process.argv,
   examiner,
   weaknesses,
+  kernel,
 }: ReportInput): Report {
   const unreadableBytes = result.unreadable.reduce((n, u) => n + u.length, 0);
   return {
@@ -115,6 +120,7 @@ export function buildReport({
     blocks: result.blocks.map((b) => [hex(b.address), b.length, b.startMs, b.endMs]),
     ...(examiner ? { examiner } : {}),
     ...(weaknesses ? { weaknesses } : {}),
+    ...(kernel ? { kernel } : {}),
   };
 }
 
