@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import { basename, join } from "node:path";
 import { errnoCode, MemimageError } from "../core/errors.js";
+import { youngGarbageCollector } from "../core/young-garbage.js";
 import { writeReport } from "../report/files.js";
 import type { Report } from "../report/report.js";
 import { FileSink, PARTIAL_SUFFIX } from "./file.js";
@@ -49,6 +50,7 @@ export async function receiveOne(socket: Socket, directory: string): Promise<Rec
   const from = `${socket.remoteAddress}:${socket.remotePort}`;
   const frames = new FrameReader();
   const hash = createHash("sha256");
+  const collect = youngGarbageCollector();
   let hello: Hello | undefined;
   let sink: FileSink | undefined;
   let path = "";
@@ -67,8 +69,9 @@ export async function receiveOne(socket: Socket, directory: string): Promise<Rec
           if (!sink) throw new Error("image data before the hello frame");
           if (end) throw new Error("image data after the end frame");
           hash.update(frame.payload);
-          await sink.write(frame.payload);
+          await sink.write(frame.payload); // a copy into the file sink's staging, or a write
           bytes += frame.payload.length;
+          collect(frame.payload.length);
         } else if (frame.type === FrameType.end) end = JSON.parse(frame.payload.toString("utf8")) as End;
         else if (frame.type === FrameType.report)
           report = JSON.parse(frame.payload.toString("utf8")) as Report;
