@@ -12,6 +12,7 @@ import { promisify } from "node:util";
 import { MemimageError } from "../core/errors.js";
 import { loadAddon } from "../core/native.js";
 
+const PIPE_BYTES = 16 << 20;
 const readFd = promisify(read);
 const writeFd = promisify(write);
 const closeFd = promisify(close);
@@ -85,10 +86,16 @@ export class FifoReader {
   }
 }
 
-/** As large a pipe as the kernel allows (fs.pipe-max-size, 1 MiB by default), when the native addon is built. */
+/**
+ * A wide pipe, when the native addon is built: QEMU's dump writes a page per call and waits whenever the pipe is
+ * full, so the pipe is all that lets it run on while memimage hashes and writes a block. Root (CAP_SYS_RESOURCE)
+ * may pass fs.pipe-max-size (1 MiB by default) without changing it; others get as much as it allows. The pipe's
+ * pages are the kernel's, not memimage's RSS.
+ */
 async function widenPipe(fd: number): Promise<void> {
   const addon = loadAddon<{ setPipeSize(fd: number, bytes: number): number }>("memimage_pipe").binding;
   if (!addon) return;
+  if (addon.setPipeSize(fd, PIPE_BYTES) > 0) return;
   const max = Number((await readFile("/proc/sys/fs/pipe-max-size", "utf8").catch(() => "1048576")).trim());
-  addon.setPipeSize(fd, Number.isSafeInteger(max) && max > 0 ? Math.min(max, 16 << 20) : 1 << 20);
+  addon.setPipeSize(fd, Number.isSafeInteger(max) && max > 0 ? Math.min(max, PIPE_BYTES) : 1 << 20);
 }
