@@ -3,9 +3,11 @@ import type { Command } from "commander";
 import { MemimageError } from "../core/errors.js";
 import type { Region } from "../core/map.js";
 import { formatNames } from "../formats/registry.js";
+import { physicalKernel } from "../kernel/live.js";
 import { checkPriorityFormat, KERNEL_IMAGE_NAMES, prioritize } from "../pipeline/priority.js";
 import { checkOutputFilesystem } from "../sinks/filesystem.js";
 import { namedRange, readSystemRam } from "../sources/iomem.js";
+import { KcoreSource } from "../sources/kcore.js";
 import { openPhysical, type PhysicalSourceName, physicalSourceNames } from "../sources/physical.js";
 import { addOutputOptions } from "./output-options.js";
 import { writeImage } from "./write-image.js";
@@ -55,6 +57,7 @@ export function registerAcquire(program: Command): void {
       const source = await openPhysical(choice);
       try {
         const planned = await source.map();
+        const kernel = await physicalKernel(source, source instanceof KcoreSource ? source : undefined);
         const priority = options.priority ? await kernelFirst(planned) : undefined;
         const map = priority?.ordered ?? planned;
         const description = {
@@ -76,8 +79,13 @@ export function registerAcquire(program: Command): void {
         const { exitCode } = await writeImage(
           source,
           map,
-          { source: description },
-          { ...options, output, ...(priority ? { priorityFirst: priority.first } : {}) },
+          { source: description, notes: kernel.notes, virtualMappings: kernel.virtualMappings },
+          {
+            ...options,
+            output,
+            kernel: kernel.witness,
+            ...(priority ? { priorityFirst: priority.first } : {}),
+          },
         );
         process.exitCode = exitCode;
       } finally {

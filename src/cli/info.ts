@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import { hex, regionEnd } from "../core/map.js";
 import { formatBytes } from "../core/units.js";
+import type { KernelIdentity } from "../kernel/identity.js";
+import { identifyImage } from "../kernel/image-identity.js";
 import { hashFile } from "../pipeline/file-hash.js";
 import { openImage } from "../sources/image.js";
 import { jsonReplacer } from "./json.js";
@@ -35,6 +37,11 @@ export function registerInfo(program: Command): void {
         const layout = opened.source.layout;
         const stored = map.filter((r) => r.readable).reduce((n, r) => n + r.length, 0);
         const computed = options.hash ? await hashFile(image) : undefined;
+        // The acquisition's identification when its report has one; else what the image itself says.
+        const kernel =
+          layout.addressSpace !== "physical"
+            ? undefined
+            : (opened.report?.kernel ?? (await identifyImage(opened.source, await opened.map())));
         const info = {
           image,
           format: opened.format.name,
@@ -50,6 +57,7 @@ export function registerInfo(program: Command): void {
           })),
           bytesStored: stored,
           details: layout.details,
+          ...(kernel ? { kernel } : {}),
           ...(computed ? { sha256: computed.sha256 } : {}),
           ...(opened.report
             ? {
@@ -80,6 +88,7 @@ export function registerInfo(program: Command): void {
           ),
         ];
         if (computed) lines.push(`sha256     ${computed.sha256}`);
+        if (kernel) lines.push(...kernelLines(kernel));
         if (opened.report) {
           lines.push(`report     ${opened.reportPath}`);
           lines.push(
@@ -98,4 +107,20 @@ export function registerInfo(program: Command): void {
         await opened.source.close();
       }
     });
+}
+
+function kernelLines(k: KernelIdentity): string[] {
+  const root = k.pageTableRoot;
+  const debug = k.debugSymbols;
+  return [
+    "kernel",
+    `  banner       ${k.banner}`,
+    `  release      ${k.osrelease}`,
+    `  build id     ${k.buildId}`,
+    `  kaslr offset ${k.kernelOffset}${k.physBase ? `  (phys_base ${k.physBase})` : ""}`,
+    `  page tables  ${typeof root === "string" ? root : `${root.symbol} ${root.virtual}${root.physical ? ` = physical ${root.physical}` : ""}`}`,
+    `  arch         ${k.architecture}`,
+    `  debug        ${typeof debug === "string" ? debug : `${debug.package}${debug.version ? ` (${debug.version})` : ""}, ${debug.distribution}`}`,
+    `  vmcoreinfo   ${typeof k.vmcoreinfo === "string" ? k.vmcoreinfo : `${k.vmcoreinfo.from}${k.vmcoreinfo.address ? ` at ${k.vmcoreinfo.address}` : ""}`}`,
+  ];
 }

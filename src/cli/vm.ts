@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import { MemimageError } from "../core/errors.js";
 import { formatNames } from "../formats/registry.js";
+import { vmKernel } from "../kernel/hypervisor.js";
 import { FifoReader } from "../sources/fifo.js";
 import { type VmMode, VmSession } from "../sources/qmp.js";
 import type { Source, SourceDescription } from "../sources/source.js";
@@ -67,21 +68,29 @@ export async function imageVm(socket: string, mode: VmMode, options: ImageOutput
     if (session.freeze.by === "already paused before memimage")
       process.stderr.write("memimage: the guest was already paused; it is imaged and left paused\n");
     let source: Source;
-    let notes: Awaited<ReturnType<VmSession["dumpSource"]>>["head"]["notes"] = [];
+    let head: Awaited<ReturnType<VmSession["dumpSource"]>>["head"] | undefined;
     let polling: Promise<void> = Promise.resolve();
     if (mode === "pause") {
       const dump = await session.dumpSource(fifo, description);
       polling = session.pollDump();
-      notes = dump.head.notes;
+      head = dump.head;
       source = resumeWhenRead(dump, () => dump.done, session);
     } else source = session.liveSource(fifo, description);
     const map = await source.map();
+    const kernel = vmKernel(head);
+    const notes = head?.notes ?? [];
     const { exitCode } = await writeImage(
       source,
       map,
-      { source: description, ...(notes.length > 0 ? { notes } : {}) },
+      {
+        source: description,
+        ...(notes.length > 0 ? { notes } : {}),
+        ...(head ? { machine: head.machine } : {}),
+        virtualMappings: kernel.virtualMappings,
+      },
       {
         ...options,
+        kernel: kernel.witness,
         beforeReport: async () => {
           await fifo?.close(); // a dump still writing gets EPIPE and ends
           await session.resume();

@@ -3,6 +3,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { badImage } from "../core/errors.js";
 import { hex, mapProblem, type Region } from "../core/map.js";
+import { virtualPieces } from "../kernel/mapping.js";
 import {
   decodeElfHeader,
   decodeNotes,
@@ -42,11 +43,36 @@ class ElfCoreWriter implements FormatWriter {
         )
       : map.filter((r) => r.readable);
     const notes = Buffer.concat((context.notes ?? []).map(encodeNote));
-    const phnum = loads.length + 1;
+    // The data follows the order the regions will be read in (--priority reads the kernel first), while the
+    // program headers list the segments by address, as readers expect.
+    let offset = 0;
+    const placed = loads.map((r) => {
+      const at = { r, offset, filesz: r.readable ? r.length : 0 };
+      offset += at.filesz;
+      return at;
+    });
+    placed.sort((a, b) => (a.r.start < b.r.start ? -1 : a.r.start > b.r.start ? 1 : 0));
+    // A physical range is cut where a known kernel mapping begins or ends, so each PT_LOAD has one p_vaddr.
+    const programs = placed.flatMap(({ r, offset: at, filesz }) =>
+      virtual
+        ? [{ r, at, filesz, memsz: r.length, vaddr: r.start, paddr: 0n }]
+        : virtualPieces(r.start, r.length, context.virtualMappings ?? []).map((piece) => {
+            const into = Number(piece.start - r.start);
+            return {
+              r,
+              at: at + into,
+              filesz: piece.length,
+              memsz: piece.length,
+              vaddr: piece.vaddr,
+              paddr: piece.start,
+            };
+          }),
+    );
+    const phnum = programs.length + 1;
     if (phnum >= PN_XNUM) throw new RangeError(`too many ranges for one ELF file: ${loads.length}`);
     const notesOffset = ELF_HEADER_SIZE + phnum * PROGRAM_HEADER_SIZE;
     const dataStart = Math.ceil((notesOffset + notes.length) / PAGE) * PAGE;
-    const headers: Buffer[] = [encodeElfHeader({ machine: hostMachine(), phnum })];
+    const headers: Buffer[] = [encodeElfHeader({ machine: context.machine ?? hostMachine(), phnum })];
     headers.push(
       encodeProgramHeader({
         type: PT_NOTE,
@@ -59,26 +85,19 @@ class ElfCoreWriter implements FormatWriter {
         align: 0,
       }),
     );
-    // The data follows the order the regions will be read in (--priority reads the kernel first), while the
-    // program headers list the segments by address, as readers expect.
-    let offset = dataStart;
-    const placed = loads.map((r) => {
-      const at = { r, offset, filesz: r.readable ? r.length : 0 };
-      offset += at.filesz;
-      return at;
-    });
-    placed.sort((a, b) => (a.r.start < b.r.start ? -1 : a.r.start > b.r.start ? 1 : 0));
-    for (const { r, offset: at, filesz } of placed) {
+    for (const { r, at, filesz, memsz, vaddr, paddr } of programs) {
+      const fileAt = dataStart + at;
+      const address = virtual ? vaddr : paddr;
       headers.push(
         encodeProgramHeader({
           type: PT_LOAD,
           flags: flagsFromPerms(r.perms),
-          offset: at,
-          vaddr: virtual ? r.start : 0n,
-          paddr: virtual ? 0n : r.start,
+          offset: fileAt,
+          vaddr,
+          paddr,
           filesz,
-          memsz: r.length,
-          align: BigInt(at % PAGE) === r.start % BigInt(PAGE) ? PAGE : 1,
+          memsz,
+          align: BigInt(fileAt % PAGE) === address % BigInt(PAGE) ? PAGE : 1,
         }),
       );
     }

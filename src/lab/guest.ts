@@ -133,6 +133,9 @@ export class Guest {
       lab.initrd,
       "-append",
       append,
+      // The guest kernel tells this device where its VMCOREINFO note is, so QEMU's dump carries the note.
+      "-device",
+      "vmcoreinfo",
       "-qmp",
       `unix:${socket},server=on,wait=off`,
       // A second QMP socket for other clients (memimage vm): QEMU serves one client per socket.

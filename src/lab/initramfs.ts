@@ -19,6 +19,8 @@ export const GUEST_MODULES = [
   "9pnet",
   "9pnet_virtio",
   "9p",
+  // Tells QEMU's vmcoreinfo device where the kernel's VMCOREINFO note is, so that QEMU's dump carries it.
+  "qemu_fw_cfg",
 ];
 
 export const INIT_SCRIPT = `#!/bin/busybox sh

@@ -1,7 +1,7 @@
 // Provisions the lab on a bare Debian machine: host packages, Debian's current kernel (resolved through
 // linux-image-amd64, never pinned) unpacked without installing, and an initramfs that mounts the host over 9p.
 // Everything lands in the lab cache; a second run only checks that it is there.
-// Entry point for CI: node dist/src/lab/provision.js [--lime]
+// Entry point for CI: node dist/src/lab/provision.js [--lime] [--dbg]
 import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { labCacheDir, labPath } from "./cache.js";
@@ -128,6 +128,12 @@ async function main(): Promise<void> {
   const started = Date.now();
   const lab = await provisionLab();
   process.stdout.write(`lab kernel ${lab.kernel.package}, initrd ${lab.initrd}\n`);
+  if (process.argv.includes("--dbg")) {
+    const { ensureAnalysisTools, ensureDebugVmlinux, ensureOtherVmlinux } = await import("./debug-kernel.js");
+    await ensureAnalysisTools();
+    process.stdout.write(`debug vmlinux ${await ensureDebugVmlinux(lab.kernel.release)}\n`);
+    process.stdout.write(`other build's vmlinux ${await ensureOtherVmlinux(lab.kernel.release)}\n`);
+  }
   if (process.argv.includes("--lime")) {
     const { buildLime } = await import("./lime.js");
     process.stdout.write(`LiME module ${await buildLime(lab.kernel.release)}\n`);

@@ -109,6 +109,11 @@ export class KcoreSource extends PhysicalFileSource {
     return undefined;
   }
 
+  /** kcore's PT_LOADs that have a physical address, with their kernel virtual addresses (for an ELF vmcore). */
+  physicalSegments(): readonly KcoreSegment[] {
+    return this.segments;
+  }
+
   /** The physical spans kcore offers (for tests and the report). */
   offered(): Span[] {
     return this.segments.map((s) => ({ start: s.paddr, length: s.length }));

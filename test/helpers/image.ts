@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { Region } from "../../src/core/map.js";
+import type { WriteContext } from "../../src/formats/format.js";
 import { formatByName } from "../../src/formats/registry.js";
 import { type PipelineResult, runPipeline } from "../../src/pipeline/run.js";
 import { writeReport } from "../../src/report/files.js";
@@ -12,14 +13,14 @@ export async function writeImageFile(
   source: Source,
   format: string,
   path: string,
-  options: { blockSize?: number; map?: Region[] } = {},
+  options: { blockSize?: number; map?: Region[]; context?: WriteContext } = {},
 ): Promise<{ result: PipelineResult; bytes: Buffer }> {
   const map = options.map ?? (await source.map());
   const result = await runPipeline({
     source,
     map,
     writer: formatByName(format).createWriter(),
-    context: { source: source.description },
+    context: options.context ?? { source: source.description },
     sink: await FileSink.create(path),
     ...(options.blockSize ? { blockSize: options.blockSize } : {}),
   });
