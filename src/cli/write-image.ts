@@ -1,10 +1,10 @@
 // Runs one acquisition or conversion end to end: sink, pipeline, report, exit status. Every command that writes
 // an image goes through here, so partial images, reports and exit codes behave the same everywhere.
 import { ExitCode, MemimageError } from "../core/errors.js";
-import type { KernelWitness } from "../kernel/witness.js";
 import type { Region, Span } from "../core/map.js";
 import type { WriteContext } from "../formats/format.js";
 import { formatByName } from "../formats/registry.js";
+import type { KernelWitness } from "../kernel/witness.js";
 import type { HashName } from "../pipeline/hashing.js";
 import { priorityWindow } from "../pipeline/priority.js";
 import { type PipelineResult, runPipeline } from "../pipeline/run.js";
@@ -78,7 +78,9 @@ export async function writeImage(
     });
     const sampler = smearSampler(map, options);
     const kernel = options.kernel;
-    const observers = [sampler?.observe.bind(sampler), kernel?.observe.bind(kernel)].filter((f) => f !== undefined);
+    const observers = [sampler?.observe.bind(sampler), kernel?.observe.bind(kernel)].filter(
+      (f) => f !== undefined,
+    );
     const bar = await progressReporter(options);
     const result = await runPipeline({
       source,

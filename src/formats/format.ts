@@ -1,7 +1,7 @@
 import type { FileHandle } from "node:fs/promises";
 import type { Region, Span } from "../core/map.js";
-import type { SourceDescription } from "../sources/source.js";
 import type { VirtualMapping } from "../kernel/mapping.js";
+import type { SourceDescription } from "../sources/source.js";
 import type { Note } from "./elf.js";
 import type { ImageLayout, Segment } from "./segments.js";
 
