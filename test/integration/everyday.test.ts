@@ -146,7 +146,6 @@ describe("progress bar", () => {
 });
 
 describe("help", () => {
-
   test("every command's --help has examples", () => {
     const names = commands();
     assert.ok(names.length >= 11, names.join(" "));
@@ -174,7 +173,7 @@ describe("help", () => {
 });
 
 describe("man page", () => {
-  test("generated from the program: every command with its options and examples, and it renders", () => {
+  test("generated from the program: every command with its options and examples, and it renders", (t) => {
     const page = scratch.path("memimage.1");
     const build = spawnSync(
       process.execPath,
@@ -188,6 +187,13 @@ describe("man page", () => {
       assert.match(roff, new RegExp(`^\\.SH ${section}$`, "m"));
     for (const name of commands()) assert.match(roff, new RegExp(`^\\.SS "memimage ${name} `, "m"));
     assert.match(roff, /^\.B \\-\\-freeze$/m);
+    const missing = ["groff", "man"].filter((c) => spawnSync("sh", ["-c", `command -v ${c}`]).status !== 0);
+    if (missing.length > 0) {
+      // CI installs man-db (with groff-base); elsewhere the structural checks above are what can run
+      assert.notEqual(process.env.CI, "true", `${missing.join(", ")} missing: install man-db`);
+      t.skip(`${missing.join(", ")} not installed (apt-get install man-db): rendering not checked`);
+      return;
+    }
     // groff warns (-ww) about anything malformed; -z formats without output
     const lint = spawnSync("groff", ["-man", "-ww", "-z", page], { encoding: "utf8" });
     assert.equal(lint.status, 0);
