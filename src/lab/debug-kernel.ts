@@ -8,7 +8,14 @@ import { labPath } from "./cache.js";
 import { exec } from "./exec.js";
 import { aptInstall, unpackPackage } from "./provision.js";
 
-export const ANALYSIS_PACKAGES = ["crash", "python3-drgn"];
+export const ANALYSIS_PACKAGES = ["crash", "python3-drgn", "lz4"];
+
+const DECOMPRESSORS: [Buffer, string][] = [
+  [Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), "xz"],
+  [Buffer.from([0x02, 0x21, 0x4c, 0x18]), "lz4"],
+  [Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), "zstd"],
+  [Buffer.from([0x1f, 0x8b]), "gzip"],
+];
 
 const exists = (path: string) =>
   stat(path).then(
@@ -55,13 +62,19 @@ export async function ensureOtherVmlinux(release: string): Promise<string> {
   const root = labPath("kernel", `linux-image-${cloud}`);
   await unpackPackage(`linux-image-${cloud}`, root);
   const image = await readFile(join(root, "boot", `vmlinuz-${cloud}`));
-  const xz = image.indexOf(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]));
-  if (xz < 0) throw new Error(`vmlinuz-${cloud} holds no xz stream`);
-  const payload = join(root, "payload.xz");
-  await writeFile(payload, image.subarray(xz));
+  // x86 boot protocol: the compressed kernel starts payload_offset (0x248) bytes into the protected-mode code,
+  // which follows the (setup_sects + 1) * 512 bytes of real-mode setup.
+  const setupSects = image[0x1f1] || 4;
+  const start = (setupSects + 1) * 512 + image.readUInt32LE(0x248);
+  const body = image.subarray(start, start + image.readUInt32LE(0x24c));
+  const tool = DECOMPRESSORS.find(([magic]) => body.subarray(0, magic.length).equals(magic))?.[1];
+  if (!tool) throw new Error(`vmlinuz-${cloud}: compressed with a method this lab does not unpack`);
+  const payload = join(root, "payload");
+  await writeFile(payload, body);
+  // The payload ends with the kernel's own 4-byte size, which lz4 reports as trailing garbage: judge the output.
   await exec("sh", [
     "-c",
-    `xz -dc --single-stream "$1" > "$2.tmp" && mv "$2.tmp" "$2"`,
+    `${tool} -dc "$1" > "$2.tmp"; head -c 4 "$2.tmp" | grep -q ELF && mv "$2.tmp" "$2"`,
     "sh",
     payload,
     target,
