@@ -3,9 +3,10 @@ import { hex, regionEnd } from "../core/map.js";
 import { formatBytes } from "../core/units.js";
 import type { KernelIdentity } from "../kernel/identity.js";
 import { identifyImage } from "../kernel/image-identity.js";
-import { hashFile } from "../pipeline/file-hash.js";
+import { hashFileShowingProgress } from "../pipeline/file-hash.js";
 import { openImage } from "../sources/image.js";
 import { jsonReplacer } from "./json.js";
+import { progressReporter } from "./progress.js";
 
 interface InfoOptions {
   format?: string;
@@ -36,7 +37,9 @@ export function registerInfo(program: Command): void {
         const map = await opened.source.map();
         const layout = opened.source.layout;
         const stored = map.filter((r) => r.readable).reduce((n, r) => n + r.length, 0);
-        const computed = options.hash ? await hashFile(image) : undefined;
+        const computed = options.hash
+          ? await hashFileShowingProgress(image, await progressReporter(options))
+          : undefined;
         // The acquisition's identification when its report has one; else what the image itself says.
         const kernel =
           layout.addressSpace !== "physical"

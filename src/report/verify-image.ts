@@ -4,7 +4,7 @@
 import { access, readFile } from "node:fs/promises";
 import { hex } from "../core/map.js";
 import { formatByName } from "../formats/registry.js";
-import { hashFile } from "../pipeline/file-hash.js";
+import { hashFileShowingProgress } from "../pipeline/file-hash.js";
 import { type PipelineEvent, runPipeline } from "../pipeline/run.js";
 import { NullSink } from "../sinks/null.js";
 import type { OpenedImage } from "../sources/image.js";
@@ -32,7 +32,7 @@ export async function verifyImage(
       actual: String(actual),
       ok: String(expected) === String(actual),
     });
-  const file = await hashFile(path);
+  const file = await hashFileShowingProgress(path, onEvent); // a first pass: the bar fills twice
   if (expectedSha256) check("--sha256", expectedSha256.toLowerCase(), file.sha256);
   const report = opened.report;
   if (!report) return checks;

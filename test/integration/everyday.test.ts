@@ -136,12 +136,15 @@ describe("progress bar", () => {
     assert.doesNotMatch(piped.stderr, bar);
   });
 
-  test("verify draws one too", () => {
+  test("verify and info --hash draw one too (they read the whole image)", () => {
     const out = scratch.path("verify.lime");
     assert.equal(memimage(["convert", image, out, "-f", "lime", "-q"]).status, 0);
     const shown = onTerminal(`${process.execPath} ${CLI} verify ${out}`);
     assert.match(shown, bar);
     assert.match(shown, /verified/);
+    const info = onTerminal(`${process.execPath} ${CLI} info --hash ${out}`);
+    assert.match(info, bar);
+    assert.match(info, /sha256 +[0-9a-f]{64}/);
   });
 });
 
