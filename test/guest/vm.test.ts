@@ -141,6 +141,50 @@ describe("memimage vm: a QEMU guest imaged from outside", { skip, timeout: 30 * 
     assert.equal(await status(), "running");
   });
 
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
+    test(`${signal} mid-read resumes the guest: exit ${code}, the image kept as .partial, the report says aborted`, async () => {
+      const out = guest.path(`interrupted-${signal}.lime`);
+      const child = spawn(process.execPath, [CLI, "vm", "-q", "--qmp", guest.qmpSocket, "-o", out], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.setEncoding("utf8").on("data", (d: string) => {
+        stderr += d;
+      });
+      let pausedWhenSignalled = "";
+      const poll = setInterval(() => {
+        void stat(`${out}.partial`).then(
+          async (s) => {
+            if (s.size < 32 << 20 || pausedWhenSignalled) return;
+            pausedWhenSignalled = await status();
+            child.kill(signal);
+          },
+          () => undefined,
+        );
+      }, 20);
+      const exit = await new Promise<number | null>((resolve) => child.on("close", resolve));
+      clearInterval(poll);
+      // QEMU's dump ends on its own once its FIFO is closed (EPIPE); the next test needs it gone
+      for (let i = 0; i < 600; i++) {
+        const dump = await guest.qmp.execute<{ status: string }>("query-dump");
+        if (dump.status !== "active") break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(pausedWhenSignalled, "paused", `the guest was frozen when the signal came (${stderr})`);
+      assert.equal(exit, code, stderr);
+      assert.equal(await status(), "running");
+      assert.equal(await stat(out).catch(() => undefined), undefined, "no complete-looking image");
+      const rep = await report(`${out}.partial`);
+      assert.equal(rep.status, "aborted");
+      assert.equal(rep.exitCode, code);
+      assert.equal(rep.output.complete, false);
+      assert.match(rep.error ?? "", new RegExp(signal));
+    });
+  }
+
   test("--live leaves the guest running and has QEMU's full range list", async () => {
     const out = guest.path("live.lime");
     const r = await memimage(["vm", "-q", "--qmp", guest.qmpSocket, "--live", "-o", out]);
