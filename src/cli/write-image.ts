@@ -75,6 +75,7 @@ export async function writeImage(
       ...(options.listen ? { listen: options.listen } : {}),
       ...(options.maxDiskUsage ? { maxDiskUsage: options.maxDiskUsage } : {}),
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      expectedBytes: expectedImageBytes(map, format.name),
     });
     const sampler = smearSampler(map, options);
     const kernel = options.kernel;
@@ -199,4 +200,11 @@ export function ensureFormatFitsSource(formatName: string, addressSpace: string)
       "padded output needs physical addresses; for a process use elf, lime or raw",
     );
   }
+}
+
+/** About how large the image will be: its bytes, or for padded output up to its highest address. */
+function expectedImageBytes(map: readonly Region[], format: string): number {
+  const bytes = map.reduce((n, r) => n + r.length, 0);
+  if (format !== "padded") return bytes;
+  return map.reduce((n, r) => Math.max(n, Number(r.start) + r.length), bytes);
 }

@@ -15,6 +15,8 @@ export interface SinkOptions {
   maxDiskUsage?: string;
   /** S3-compatible endpoint URL for s3:// outputs. */
   endpoint?: string;
+  /** About how large the image will be: S3 output chooses its part size from it. */
+  expectedBytes?: number;
   /** Where to say things the user must see (waiting for a connection). */
   say?: (line: string) => void;
 }
@@ -39,7 +41,11 @@ export async function openSink(output: string, options: SinkOptions = {}): Promi
   }
   if (output.startsWith("s3://")) {
     const { S3Sink } = await import("./s3.js"); // the AWS SDK is large: load it only for S3
-    return S3Sink.create(output, { ...(options.endpoint ? { endpoint: options.endpoint } : {}), say });
+    return S3Sink.create(output, {
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.expectedBytes !== undefined ? { expectedBytes: options.expectedBytes } : {}),
+      say,
+    });
   }
   const budget = options.maxDiskUsage
     ? new DiskBudget(dirname(resolve(output)), parseDiskBudget(options.maxDiskUsage), options.maxDiskUsage)

@@ -1,32 +1,51 @@
-// -o s3://BUCKET/KEY: a multipart upload (lib-storage) with bounded part size and concurrency, so memory stays
-// bounded; each failed part is retried by the SDK (3 attempts). Credentials come from the SDK's standard chain and
-// never appear in a message: errors are reduced to their name, HTTP status and a redacted message.
-import { PassThrough } from "node:stream";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
+// -o s3://BUCKET/KEY: a multipart upload through @aws-sdk/client-s3, with bounded part size and concurrency so memory
+// stays bounded: the image is copied once, into one of a fixed pool of part buffers (parts in flight + the one
+// filling), and each part is sent from there; each failed part is retried by the SDK (3 attempts). Credentials come
+// from the SDK's standard chain and never appear in a message: errors are reduced to their name, HTTP status and a
+// redacted message. (lib-storage's Upload, used before, concatenates every part from the stream's chunks: a second
+// copy per part and garbage that V8 counts late: 154 MiB peak RSS where this takes 91, docs/benchmarks.md, s3.)
 import {
   AbortMultipartUploadCommand,
+  type CompletedPart,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { MemimageError } from "../core/errors.js";
 import type { Sink, SinkResult } from "./sink.js";
 import { writeZerosBy } from "./sink.js";
 
+/** The part size when the image's size is not known beforehand. */
 export const DEFAULT_PART_SIZE = 8 << 20;
 export const DEFAULT_CONCURRENCY = 4;
 /** S3 refuses parts smaller than 5 MiB (but the last). */
 export const MIN_PART_SIZE = 5 << 20;
+/** S3 allows at most 10,000 parts; the planned size is an estimate, so it is aimed at 9,000. */
+const PARTS_AIMED_AT = 9000;
+/** Part buffers (in flight and filling) take at most this much, unless a single part is larger. */
+const PART_MEMORY = 40 << 20;
 /** Overrides the part size, in bytes (at least 5 MiB): for tests and for stores with other limits. */
 export const PART_SIZE_ENV = "MEMIMAGE_S3_PART_SIZE";
 
-/** The part size: the option, else $MEMIMAGE_S3_PART_SIZE, else 8 MiB. */
-export function partSizeFrom(option: number | undefined, env = process.env[PART_SIZE_ENV]): number {
+/**
+ * The part size: the option, else $MEMIMAGE_S3_PART_SIZE, else the smallest S3 allows (5 MiB), grown in whole MiB
+ * so that an image of `expectedBytes` takes at most 9,000 parts (a 5 TiB image: 583 MiB parts); 8 MiB when the size
+ * is not known.
+ */
+export function partSizeFrom(
+  option: number | undefined,
+  env = process.env[PART_SIZE_ENV],
+  expectedBytes?: number,
+): number {
   if (option !== undefined) return option;
-  if (env === undefined || env === "") return DEFAULT_PART_SIZE;
+  if (env === undefined || env === "") {
+    if (expectedBytes === undefined) return DEFAULT_PART_SIZE;
+    return Math.max(MIN_PART_SIZE, Math.ceil(expectedBytes / PARTS_AIMED_AT / 2 ** 20) * 2 ** 20);
+  }
   const value = Number(env);
   if (!Number.isSafeInteger(value) || value < MIN_PART_SIZE)
     throw new MemimageError(
@@ -36,8 +55,15 @@ export function partSizeFrom(option: number | undefined, env = process.env[PART_
   return value;
 }
 
+/** Parts in flight: 4, fewer when parts are so large that 4 (and the one filling) would pass 40 MiB; at least 1. */
+export function concurrencyFor(partSize: number, option?: number): number {
+  return option ?? Math.max(1, Math.min(DEFAULT_CONCURRENCY, Math.floor(PART_MEMORY / partSize) - 1));
+}
+
 export interface S3Options {
   endpoint?: string;
+  /** About how many bytes the image will be (the plan's), to choose the part size; an estimate is enough. */
+  expectedBytes?: number;
   partSize?: number;
   concurrency?: number;
   say?: (line: string) => void;
@@ -70,12 +96,18 @@ export class S3Sink implements Sink {
   readonly kind = "s3" as const;
   readonly reportBeside = undefined;
   private written = 0;
-  private sinceCollect = 0;
   private readonly partSize: number;
+  private readonly concurrency: number;
   private failure: MemimageError | undefined;
-  private readonly body: PassThrough;
-  private readonly done: Promise<void>;
-  private readonly upload: Upload;
+  /** Part buffers not in use. */
+  private readonly free: Buffer[] = [];
+  private filling: Buffer | undefined;
+  private filled = 0;
+  private partNumber = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly parts: CompletedPart[] = [];
+  private created: Promise<string> | undefined;
+  private uploadId: string | undefined;
 
   private constructor(
     private readonly client: S3Client,
@@ -84,31 +116,13 @@ export class S3Sink implements Sink {
     private readonly key: string,
     options: S3Options,
   ) {
-    const partSize = partSizeFrom(options.partSize);
-    this.partSize = partSize;
-    // Hold little beyond the part being assembled: parts in flight are the memory that matters (queueSize x partSize).
-    this.body = new PassThrough({ highWaterMark: 1 << 20 });
-    this.upload = new Upload({
-      client,
-      params: { Bucket: bucket, Key: key, Body: this.body, ContentType: "application/octet-stream" },
-      partSize,
-      queueSize: options.concurrency ?? DEFAULT_CONCURRENCY,
-      // memimage abandons the multipart upload itself (abandon()): lib-storage's own attempt, when it fails (s3rver
-      // has no AbortMultipartUpload), replaces the error that made the upload fail with its own.
-      leavePartsOnError: true,
-    });
-    this.done = this.upload.done().then(
-      () => undefined,
-      (error: unknown) => {
-        this.failure ??= this.failed(error);
-        this.body.destroy();
-      },
-    );
+    this.partSize = partSizeFrom(options.partSize, undefined, options.expectedBytes);
+    this.concurrency = concurrencyFor(this.partSize, options.concurrency);
   }
 
   /** Abandons the multipart upload, if one was started, so the store keeps no parts; says how that went. */
   private async abandon(): Promise<string> {
-    const uploadId = this.upload.uploadId;
+    const uploadId = await this.created?.catch(() => undefined);
     if (!uploadId) return "not created: upload abandoned";
     try {
       await this.client.send(
@@ -122,7 +136,7 @@ export class S3Sink implements Sink {
 
   static async create(output: string, options: S3Options = {}): Promise<S3Sink> {
     const { bucket, key } = parseS3Url(output);
-    partSizeFrom(options.partSize); // a bad value is a usage error before anything is sent
+    partSizeFrom(options.partSize, undefined, options.expectedBytes); // a bad value is a usage error before anything is sent
     // The SDK warns on stderr that its releases from 2027 need Node 22; memimage's errors are one line each.
     // This is its documented switch, set in this process only.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
@@ -160,35 +174,131 @@ export class S3Sink implements Sink {
   }
 
   async write(bytes: Uint8Array): Promise<void> {
-    if (this.failure) throw this.failure;
-    // The upload holds what it is given until its part is sent: give it a copy, the pipeline reuses its buffer.
-    if (!this.body.write(Buffer.from(bytes))) {
-      await Promise.race([new Promise((resolve) => this.body.once("drain", resolve)), this.done]);
+    for (let done = 0; done < bytes.length; ) {
+      if (this.failure) throw this.failure;
+      this.filling ??= this.partBuffer();
+      const take = Math.min(this.partSize - this.filled, bytes.length - done);
+      this.filling.set(bytes.subarray(done, done + take), this.filled);
+      this.filled += take;
+      done += take;
+      if (this.filled === this.partSize) {
+        while (this.inFlight.size >= this.concurrency && !this.failure) await Promise.race(this.inFlight);
+        if (this.failure) throw this.failure;
+        this.sendPart();
+      }
     }
-    if (this.failure) throw this.failure;
     this.written += bytes.length;
-    this.sinceCollect += bytes.length;
-    if (this.sinceCollect >= this.partSize) {
-      this.sinceCollect = 0;
-      collectGarbage();
-    }
   }
 
   writeZeros(length: number): Promise<void> {
     return writeZerosBy((b) => this.write(b), length);
   }
 
+  /**
+   * A free part buffer. write() sends a part only while fewer than `concurrency` are in flight, so at most
+   * concurrency + 1 buffers are ever made: those in flight and the one filling.
+   */
+  private partBuffer(): Buffer {
+    const buffer = this.free.pop();
+    return buffer ?? Buffer.allocUnsafe(this.partSize);
+  }
+
+  /** Sends the part being filled; its buffer is free again once the store took it (or gave up). */
+  private sendPart(): void {
+    const buffer = this.filling as Buffer;
+    const length = this.filled;
+    const partNumber = ++this.partNumber;
+    this.filling = undefined;
+    this.filled = 0;
+    const sent = (async () => {
+      const uploadId = await this.multipartUpload();
+      const answer = await this.client.send(
+        new UploadPartCommand({
+          Bucket: this.bucket,
+          Key: this.key,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: buffer.subarray(0, length),
+          ContentLength: length,
+        }),
+      );
+      if (!answer.ETag) throw new Error(`part ${partNumber}: the store returned no ETag`);
+      this.parts.push({ PartNumber: partNumber, ETag: answer.ETag });
+    })().then(
+      () => undefined,
+      (error: unknown) => {
+        this.failure ??= this.failed(error);
+      },
+    );
+    const settled = sent.then(() => {
+      this.inFlight.delete(settled);
+      this.free.push(buffer);
+    });
+    this.inFlight.add(settled);
+  }
+
+  private multipartUpload(): Promise<string> {
+    this.created ??= this.client
+      .send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.key,
+          ContentType: "application/octet-stream",
+        }),
+      )
+      .then((answer) => {
+        if (!answer.UploadId) throw new Error("CreateMultipartUpload returned no UploadId");
+        this.uploadId = answer.UploadId;
+        return answer.UploadId;
+      });
+    return this.created;
+  }
+
   async finish(): Promise<SinkResult> {
-    this.body.end();
-    await this.done;
     if (this.failure) throw this.failure;
+    if (this.partNumber === 0) {
+      // Smaller than one part: one PutObject, as S3 wants no multipart upload of a single part.
+      try {
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: this.key,
+            Body: (this.filling ?? Buffer.alloc(0)).subarray(0, this.filled),
+            ContentLength: this.filled,
+            ContentType: "application/octet-stream",
+          }),
+        );
+      } catch (error) {
+        this.failure = this.failed(error);
+        throw this.failure;
+      }
+      return { kind: "s3", location: this.url, bytes: this.written };
+    }
+    if (this.filled > 0) this.sendPart();
+    await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure;
+    try {
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.key,
+          UploadId: this.uploadId,
+          MultipartUpload: {
+            Parts: [...this.parts].sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0)),
+          },
+        }),
+      );
+    } catch (error) {
+      this.failure = this.failed(error);
+      throw this.failure;
+    }
     return { kind: "s3", location: this.url, bytes: this.written };
   }
 
   async abort(): Promise<SinkResult> {
-    // The body is never ended, so the upload can never complete: no object is left behind.
-    await this.upload.abort().catch(() => undefined);
-    await this.done;
+    // No CompleteMultipartUpload is ever sent: no object is left behind.
+    this.failure ??= new MemimageError("sink", `${this.url}: upload abandoned`);
+    await Promise.all(this.inFlight);
     return { kind: "s3", location: `${this.url} (${await this.abandon()})`, bytes: this.written };
   }
 
@@ -237,22 +347,4 @@ function bucketProblem(error: unknown, bucket: string, endpoint: string | undefi
   if (e?.name === "CredentialsProviderError")
     return "no credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)";
   return describeS3Error(error);
-}
-
-/**
- * Each part is a copy (ours, then the SDK's concatenation) that is garbage once sent; V8 collects memory outside its
- * heap only after ~64 MiB of it has accumulated, and the parts live long enough to reach the old generation. A full
- * collection once per part (a few ms per 8 MiB sent) keeps peak RSS to the parts in flight.
- */
-let gc: (() => void) | undefined | null;
-function collectGarbage(): void {
-  if (gc === undefined) {
-    try {
-      setFlagsFromString("--expose-gc");
-      gc = runInNewContext("gc") as () => void;
-    } catch {
-      gc = null;
-    }
-  }
-  gc?.();
 }

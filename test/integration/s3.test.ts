@@ -289,6 +289,28 @@ describe("s3:// to a real S3-compatible server", { timeout: 240_000 }, () => {
     assert.equal(placement.location, `${BUCKET}/host1.lime`);
   });
 
+  test("an image smaller than one part is one PutObject, byte for byte what -o FILE writes", async () => {
+    const small = limeImage("small.lime", 1);
+    const smallFile = scratch.path("small-as-file.lime");
+    assert.equal(memimage(["convert", small, smallFile, "-f", "lime", "-q"]).status, 0);
+    proxy.log.length = 0;
+    const { status, stderr } = await run([
+      "convert",
+      small,
+      `s3://${BUCKET}/small.lime`,
+      "-f",
+      "lime",
+      "--endpoint",
+      endpoint,
+      "-q",
+    ]).exited;
+    assert.equal(status, 0, stderr);
+    assert.ok(!proxy.log.some((l) => l.part !== undefined), JSON.stringify(proxy.log));
+    const path = scratch.path("small-down.lime");
+    await download(s3, "small.lime", path);
+    assert.equal(sha256(readFileSync(path)), sha256(readFileSync(smallFile)));
+  });
+
   test("a part that fails twice is retried and the image is complete", async () => {
     proxy.log.length = 0;
     proxy.fail.set(2, 2);
