@@ -61,6 +61,7 @@ export function writeResult(
   const { loadStart, ...rest } = result;
   const full: BenchResult = {
     ...rest,
+    cases: rest.cases.map((c) => ({ ...c, ratio: Number(c.ratio.toFixed(3)) })),
     date: new Date().toISOString(),
     machine: describeMachine(),
     load: { start: loadStart, end: loadNow() },
