@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { formatNames } from "../formats/registry.js";
+import { imageKernelContext } from "../kernel/image-identity.js";
 import { openImage } from "../sources/image.js";
 import { addOutputOptions } from "./output-options.js";
 import { ensureFormatFitsSource, writeImage } from "./write-image.js";
@@ -44,11 +45,17 @@ export function registerConvert(program: Command): void {
             ...(opened.reportPath ? { report: opened.reportPath } : {}),
           },
         };
+        // A physical image stays a vmcore (note and kernel addresses carried over) and its report names the kernel.
+        const kernel =
+          description.addressSpace === "physical" ? imageKernelContext(opened.source) : undefined;
         const { exitCode } = await writeImage(
           opened.source,
           map,
-          { source: description },
-          { output, ...options },
+          {
+            source: description,
+            ...(kernel ? { notes: kernel.notes, virtualMappings: kernel.virtualMappings } : {}),
+          },
+          { output, ...options, ...(kernel ? { kernel: kernel.witness } : {}) },
         );
         process.exitCode = exitCode;
       } finally {

@@ -149,6 +149,8 @@ export async function readElfLayout(file: FileHandle, path: string, size: number
   // gdb and the kernel leave p_paddr at 0 in process cores; physical dumps carry the physical address there.
   const virtual = loads.length > 1 && loads.every((p) => p.paddr === 0n);
   const segments: Segment[] = [];
+  // A physical vmcore's kernel virtual addresses (p_vaddr), so that a conversion to ELF keeps them.
+  const kernelMappings: { physical: string; virtual: string; length: number }[] = [];
   for (const [index, p] of programs.entries()) {
     if (p.type !== PT_LOAD) continue;
     const at = header.phoff + index * PROGRAM_HEADER_SIZE;
@@ -170,6 +172,8 @@ export async function readElfLayout(file: FileHandle, path: string, size: number
       );
     }
     const start = virtual ? p.vaddr : p.paddr;
+    if (!virtual && p.vaddr !== 0n)
+      kernelMappings.push({ physical: hex(p.paddr), virtual: hex(p.vaddr), length: p.memsz });
     const perms = `${p.flags & PF_R ? "r" : "-"}${p.flags & PF_W ? "w" : "-"}${p.flags & PF_X ? "x" : "-"}`;
     if (p.filesz > 0)
       segments.push({ start, length: p.filesz, fileOffset: p.offset, stored: true, kind: "load", perms });
@@ -204,7 +208,13 @@ export async function readElfLayout(file: FileHandle, path: string, size: number
     addressSpace: virtual ? "virtual" : "physical",
     segments,
     fileSize: size,
-    details: { machine: header.machine, programHeaders: phnum, notes, ...(vmcoreinfo ? { vmcoreinfo } : {}) },
+    details: {
+      machine: header.machine,
+      programHeaders: phnum,
+      notes,
+      ...(vmcoreinfo ? { vmcoreinfo } : {}),
+      ...(kernelMappings.length > 0 ? { kernelMappings } : {}),
+    },
   };
 }
 

@@ -3,6 +3,7 @@
 // against what the guest itself says; memimage symbols telling the right vmlinux from another build's. One boot.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readFileSync, unlinkSync } from "node:fs";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -210,6 +211,10 @@ describe("analysis-ready kernel images", { skip, timeout: 30 * MINUTES }, () => 
     const lime = guest.path("converted.lime");
     const c = memimage(["convert", "-q", images.outside?.path as string, lime, "--format", "lime"]);
     assert.equal(c.code, 0, c.stderr);
+    // The conversion's report names the kernel (from the ELF's note); without it, info must find it alone.
+    const converted = JSON.parse(readFileSync(`${lime}.report.json`, "utf8")) as Report;
+    assert.equal(converted.kernel?.buildId, facts.buildId);
+    unlinkSync(`${lime}.report.json`);
     const info = memimage(["info", "--json", lime]);
     assert.equal(info.code, 0, info.stderr);
     const k = (JSON.parse(info.stdout) as { kernel: NonNullable<Report["kernel"]> }).kernel;

@@ -23,7 +23,7 @@ import { findMemoryNote, parseVmcoreinfo, physBase } from "../../src/kernel/vmco
 import { vmcoreinfoNote } from "../../src/kernel/witness.js";
 import { openImage } from "../../src/sources/image.js";
 import { BufferSource } from "../helpers/buffer-source.js";
-import { scratchDir } from "../helpers/cli.js";
+import { memimage, scratchDir } from "../helpers/cli.js";
 import { hexBytes, writeImageFile } from "../helpers/image.js";
 
 const scratch = scratchDir();
@@ -244,6 +244,18 @@ describe("ELF vmcore layout", () => {
     } finally {
       await opened.source.close();
     }
+    // Converted to ELF again, it stays a vmcore: the same program headers and the note; its report names the kernel.
+    const again = scratch.path("again.elf");
+    const r = memimage(["convert", "-q", path, again, "--format", "elf"]);
+    assert.equal(r.status, 0, r.stderr);
+    const second = readFileSync(again);
+    const table = (b: Buffer) =>
+      b.subarray(ELF_HEADER_SIZE + PROGRAM_HEADER_SIZE, ELF_HEADER_SIZE + 4 * PROGRAM_HEADER_SIZE);
+    assert.deepEqual(table(second), table(file));
+    const report = JSON.parse(readFileSync(`${again}.report.json`, "utf8")) as {
+      kernel?: { buildId: string };
+    };
+    assert.equal(report.kernel?.buildId, "eb4fbcd037e7253717950bf2b93bd5566f47c56f");
   });
 });
 
