@@ -129,6 +129,11 @@ export function summary(
     if (typeof swap !== "string")
       lines.push(`  swap      ${swap.image} (${swap.bytes} bytes) sha256 ${swap.sha256}`);
   }
+  const k = report.kernel;
+  if (k)
+    lines.push(
+      `  kernel    ${k.osrelease}; build ID ${k.buildId}; KASLR offset ${k.kernelOffset}; debug symbols ${typeof k.debugSymbols === "string" ? k.debugSymbols : k.debugSymbols.package}`,
+    );
   lines.push(`  sha256    ${report.output.sha256}`);
   if (report.output.blake3) lines.push(`  blake3    ${report.output.blake3}`);
   if (reportPath && reportPath !== "-") lines.push(`  report    ${reportPath}`);
