@@ -109,7 +109,7 @@ async function validate(options: ValidateOptions): Promise<number> {
     for (let run = 1; run <= runs; run++)
       for (const workload of workloads)
         for (const tool of tools) {
-          say(`run ${run}/${runs}: ${tool.name} on an ${workload} guest...`);
+          say(`run ${run}/${runs}: ${tool.name}, ${workload} guest...`);
           const r = await measure(guest, facts, {
             tool,
             workload,

@@ -38,7 +38,10 @@ export function renderHtml(input: HtmlInput): string {
           : `${(r.coverage * 100).toFixed(4)}% (${r.bytesInImage} of ${r.systemRamBytes} bytes)`,
       ],
       ...(r.pages ? Object.entries(r.pages).map(([k, v]) => [`pages: ${k}`, String(v)]) : []),
-      ["kernel code and rodata identical", r.kernelIdentical ?? "unknown"],
+      [
+        "kernel code and rodata identical",
+        `${r.kernelIdentical ?? "unknown"}${typeof r.kernelPagesDiffering === "number" ? ` (${r.kernelPagesDiffering} pages differ)` : ""}`,
+      ],
       ["tool time (GNU time in the guest)", seconds(r.time.toolSeconds)],
       ["window between the dumps (host clock)", seconds(r.time.windowSeconds)],
       [
@@ -54,8 +57,14 @@ export function renderHtml(input: HtmlInput): string {
           : r.footprint.peakRssBytes,
       ],
       [
-        "pages changed between the dumps",
+        "pages changed during the window",
         r.footprint.changedPages === undefined ? "unknown" : String(r.footprint.changedPages),
+      ],
+      [
+        "dumps taken while the imager ran",
+        r.samples.everySeconds > 0
+          ? `${r.samples.count}, one every ${r.samples.everySeconds} s`
+          : "none (--sample-every 0)",
       ],
       ["read times", r.readTimes],
     ];
@@ -86,7 +95,7 @@ th { background: #eeeeee; }
 <body>
 <h1>memimage validate</h1>
 <p>${escapeXml(`Command: ${input.command}`)}<br/>${escapeXml(`Started ${input.startedAt}. Guest: Debian ${facts.release}, ${facts.memoryMiB} MiB, ${facts.cpus} vCPUs, QEMU ${facts.qemu} (TCG). System RAM: ${facts.ram.reduce((n, s) => n + s.length, 0)} bytes.`)}</p>
-<p>Ground truth: the hypervisor's dump of the paused guest (QMP dump-guest-memory, paging off) just before and just after the imager ran. A page identical to both dumps is correct; identical to one of them, or different from both where the dumps differ, is smear (the page changed during the window); different from both where the dumps agree is an error. Figures over several runs read min/median/max.</p>
+<p>Ground truth: the hypervisor's dump of the paused guest (QMP dump-guest-memory, paging off) just before and just after the imager ran, and every few seconds while it ran. A page identical to both dumps is correct; identical to one of them, or different from both where some dump saw the page change, is smear (the page changed during the window); different from both where no dump saw it change is an error (a change made and undone between two dumps looks the same: see docs/validation.md). Figures over several runs read min/median/max.</p>
 ${table(rows)}
 ${runs.join("\n")}
 </body>

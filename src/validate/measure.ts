@@ -89,6 +89,8 @@ export interface RunResult {
     declaredUnreadable: number;
   };
   kernelIdentical?: "yes" | "no" | Unknown;
+  /** Pages of kernel code and rodata not identical to both dumps. */
+  kernelPagesDiffering?: number | Unknown;
   time: {
     /** The tool's own wall time, measured in the guest by GNU time. */
     toolSeconds: number | Unknown;
@@ -190,9 +192,7 @@ export async function measure(guest: Guest, facts: GuestFacts, input: RunInput):
   await Promise.all([...files, timePath, scriptPath].map((f) => rm(f, { force: true })));
   const failures: string[] = [];
   if (!input.tool.acceptedExits.includes(toolExit))
-    failures.push(
-      `the imager exited ${toolExit}${toolStderr ? `: ${toolStderr.split("\n").slice(-1)[0]}` : ""}`,
-    );
+    failures.push(`the imager exited ${toolExit}${toolStderr ? `: ${lastLines(toolStderr)}` : ""}`);
   if ("error" in result) {
     failures.push(result.error);
     return {
@@ -218,7 +218,13 @@ export async function measure(guest: Guest, facts: GuestFacts, input: RunInput):
     missing: c.counts.missing,
     declaredUnreadable: c.counts.declared,
   };
-  const kernelIdentical = kernelVerdict(c, facts);
+  const kernelPagesDiffering = kernelDiffering(c, facts);
+  const kernelIdentical =
+    typeof kernelPagesDiffering === "number"
+      ? kernelPagesDiffering === 0
+        ? "yes"
+        : "no"
+      : kernelPagesDiffering;
   if (pages.errors > 0)
     failures.push(
       `${pages.errors} pages differ from both dumps where no dump saw memory change, ${pages.errorsZeroInDumps} of them zeros in every dump (${c.examples.error.join(", ")})`,
@@ -228,7 +234,9 @@ export async function measure(guest: Guest, facts: GuestFacts, input: RunInput):
       `${pages.missing} pages of System RAM are not in the image and not declared unreadable (${c.examples.missing.join(", ")})`,
     );
   if (kernelIdentical !== "yes")
-    failures.push(`kernel code and rodata identical to the dumps: ${kernelIdentical}`);
+    failures.push(
+      `kernel code and rodata identical to the dumps: ${kernelIdentical}${typeof kernelPagesDiffering === "number" ? ` (${kernelPagesDiffering} pages differ)` : ""}`,
+    );
   const readMs = report ? readTimes(report, c.classes.length) : undefined;
   return {
     ...base,
@@ -241,6 +249,7 @@ export async function measure(guest: Guest, facts: GuestFacts, input: RunInput):
     coverage: c.bytesInImage / base.systemRamBytes,
     pages,
     kernelIdentical,
+    kernelPagesDiffering,
     time: {
       toolSeconds,
       windowSeconds,
@@ -310,14 +319,16 @@ async function groundTruth(guest: Guest, path: string): Promise<void> {
   }
 }
 
-function kernelVerdict(c: Classification, facts: GuestFacts): "yes" | "no" | Unknown {
+/** Pages of kernel code and rodata that are not identical to both dumps, or why that is unknown. */
+function kernelDiffering(c: Classification, facts: GuestFacts): number | Unknown {
   if (facts.kernel.length === 0) return "unknown: the guest's /proc/iomem names no kernel code or rodata";
+  let differing = 0;
   for (const { span } of facts.kernel) {
     const first = Number(span.start / BigInt(PAGE));
     const end = Number((span.start + BigInt(span.length) + BigInt(PAGE - 1)) / BigInt(PAGE));
-    for (let f = first; f < end; f++) if (c.classes[f] !== PageClass.identical) return "no";
+    for (let f = first; f < end; f++) if (c.classes[f] !== PageClass.identical) differing++;
   }
-  return "yes";
+  return differing;
 }
 
 /** Each page's read time (ms after the acquisition started), from the report's per-block times. */
@@ -330,6 +341,12 @@ function readTimes(report: Report, frames: number): Float32Array | undefined {
     for (let f = first; f < Math.min(first + count, frames); f++) ms[f] = (startMs + endMs) / 2;
   }
   return ms;
+}
+
+/** The end of what the imager printed: an uncaught exception's message sits above Node's version line. */
+function lastLines(text: string): string {
+  const lines = text.split("\n").filter((l) => l.trim() !== "" && !/^\s+at /.test(l));
+  return lines.slice(-4).join(" | ");
 }
 
 async function gnuTime(path: string): Promise<{ seconds: number; maxRssKiB: number } | undefined> {

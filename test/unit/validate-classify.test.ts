@@ -203,7 +203,7 @@ describe("the picture and the report", () => {
     classes[200] = PageClass.error;
     const svg = renderPicture({ title: "a <test> & more", classes, readTimes: "unknown: no read times" });
     assert.equal(validateXml(svg), true);
-    assert.match(svg, /fill="#e53935"><title>error: wrong where memory did not change<\/title>/);
+    assert.match(svg, /fill="#e53935"><title>error: neither dump, and no dump saw it change<\/title>/);
     assert.match(svg, /unknown: no read times/);
     assert.match(svg, /a &lt;test&gt; &amp; more/);
   });
