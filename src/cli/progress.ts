@@ -16,9 +16,15 @@ export async function progressReporter(options: ProgressOptions): Promise<(event
   let bar: SingleBar | undefined;
   let lastUpdate = 0;
   let started = 0;
+  let ranges = 0;
+  let range = "";
   return (event) => {
-    if (event.type === "start") {
+    if (event.type === "range") {
+      range = `range ${event.index + 1} of ${ranges}, ${event.kind}`;
+    } else if (event.type === "start") {
       started = performance.now();
+      ranges = event.ranges;
+      range = "";
       bar = new SingleBar({
         stream: process.stderr,
         format: "{bar} {percentage}% | {done} of {all} | {rate}/s | ETA {eta_formatted} | {range}",
@@ -39,7 +45,7 @@ export async function progressReporter(options: ProgressOptions): Promise<(event
       bar.update(event.bytesRead, {
         done: formatBytes(event.bytesRead),
         rate: seconds > 0 ? formatBytes(event.bytesRead / seconds) : "-",
-        range: hex(event.address),
+        range: range ? `${hex(event.address)} (${range})` : hex(event.address),
       });
     } else if (event.type === "done") {
       bar?.stop();

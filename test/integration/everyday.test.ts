@@ -122,7 +122,13 @@ describe("progress bar", () => {
     `${process.execPath} ${CLI} convert ${image} ${scratch.path(name)} -f lime ${extra}`;
 
   test("drawn on stderr when it is a terminal", () => {
-    assert.match(onTerminal(convert("tty.lime")), bar);
+    const shown = onTerminal(convert("tty.lime"));
+    assert.match(shown, bar);
+    assert.match(
+      shown,
+      /100% \| 16\.0 MiB of 16\.0 MiB .* 0x[0-9a-f]+ \(range 3 of 3, record\)/,
+      "the last range named",
+    );
   });
 
   test("not drawn with --quiet, nor when stderr is a file or a pipe", () => {
