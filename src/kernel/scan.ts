@@ -3,6 +3,7 @@
 // a short overlap kept from the previous block. It stops looking once it has what it needs.
 import { findBanners } from "./banner.js";
 import { architectureOf, kernelImagePhysical } from "./identity.js";
+import { mappingsFromVmcoreinfo } from "./mapping.js";
 import { findMemoryNote, parseVmcoreinfo, symbol } from "./vmcoreinfo.js";
 
 const OVERLAP = 8192;
@@ -37,6 +38,8 @@ export class KernelScan {
   private tail: { end: bigint; bytes: Buffer } | undefined;
   private note: FoundNote | undefined;
   private kernelStart: bigint | undefined;
+  /** Where the kernel image's rodata (linux_banner) must be, once the note says: no need to look elsewhere. */
+  private kernelWindow: { start: bigint; end: bigint } | undefined;
   private release: string | undefined;
   private uts: { address: bigint; bytes: Buffer; filled: number } | undefined;
 
@@ -63,6 +66,13 @@ export class KernelScan {
     if (this.done) return;
     const bytes = Buffer.from(data.buffer, data.byteOffset, data.length);
     this.captureUts(address, bytes);
+    // Searching costs about as much as hashing: once the note is known, only the kernel image is searched.
+    const window = this.kernelWindow;
+    const end = address + BigInt(bytes.length);
+    if (this.haveNote && (!window || end + BigInt(OVERLAP) <= window.start || address >= window.end)) {
+      this.tail = undefined;
+      return;
+    }
     if (this.tail && this.tail.end === address) {
       const joined = Buffer.concat([this.tail.bytes, bytes.subarray(0, OVERLAP)]);
       this.search(joined, this.tail.end - BigInt(this.tail.bytes.length), this.tail.bytes.length);
@@ -120,10 +130,14 @@ export class KernelScan {
    * In the overlap buffer (`straddle` > 0) only matches that begin in the previous block's tail and end in this
    * block count; the others were or will be found in one block alone.
    */
+  private get haveNote(): boolean {
+    return this.knownNote || this.note !== undefined;
+  }
+
   private search(bytes: Buffer, base: bigint, straddle: number): void {
     const counts = (offset: number, length: number) =>
       straddle === 0 || (offset < straddle && offset + length > straddle);
-    if (!this.note && !this.knownNote) {
+    if (!this.haveNote) {
       for (let from = 0; ; ) {
         const found = findMemoryNote(bytes, from);
         if (!found) break;
@@ -151,6 +165,8 @@ export class KernelScan {
     const stext = symbol(info, "_stext");
     const architecture = this.architecture ?? architectureOf(info);
     if (stext !== undefined) this.kernelStart = kernelImagePhysical(info, architecture, stext);
+    const image = mappingsFromVmcoreinfo(info, architecture)[0];
+    if (image) this.kernelWindow = { start: image.physical, end: image.physical + BigInt(image.length) };
     const utsVirtual = symbol(info, "init_uts_ns");
     const nameOffset = info.get("OFFSET(uts_namespace.name)");
     const utsPhysical =

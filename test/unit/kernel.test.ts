@@ -148,16 +148,23 @@ describe("KernelScan", () => {
     note.copy(memory, 4096 - 30);
     memory.write(`${BANNER}\n`, 6000, "latin1");
     const scan = new KernelScan();
-    scan.observe(0x10000n, memory.subarray(0, 4096));
-    scan.observe(0x11000n, memory.subarray(4096, 6050));
-    scan.observe(0x11000n + 1954n, memory.subarray(6050));
+    scan.observe(0x11d00000n, memory.subarray(0, 4096));
+    scan.observe(0x11d01000n, memory.subarray(4096, 6050));
+    scan.observe(0x11d01000n + 1954n, memory.subarray(6050));
     const { note: found, banner } = scan.result();
-    assert.equal(found?.address, 0x10000n + 4096n - 30n);
+    assert.equal(found?.address, 0x11d00000n + 4096n - 30n);
     assert.equal(found?.text, TEXT);
-    assert.equal(banner?.address, 0x10000n + 6000n);
+    assert.equal(banner?.address, 0x11d00000n + 6000n);
   });
 
   test("takes the banner that ends with the kernel's uname version, not a stale copy without the build number", () => {
+    const outside = new KernelScan(TEXT, "x86_64");
+    outside.observe(0x100000n, Buffer.from(`${BANNER}\n`, "latin1"));
+    assert.equal(
+      outside.result().banner,
+      undefined,
+      "with the note known, only the kernel image is searched",
+    );
     const info = parseVmcoreinfo(TEXT);
     // init_uts_ns at 0xffffffff85ffb000 -> physical 0xffffffff85ffb000 - 0xffffffff80000000 + phys_base.
     const utsAt = 0xffff_ffff_85ff_b000n - 0xffff_ffff_8000_0000n + (physBase(info) as bigint);
@@ -167,7 +174,7 @@ describe("KernelScan", () => {
     const block = Buffer.alloc(4096);
     block.write(`${stale}\n`, 0, "latin1");
     block.write(`${BANNER}\n`, 1024, "latin1");
-    scan.observe(0x100000n, block);
+    scan.observe(0x11d00000n, block); // in the kernel image: physical of _stext is 0x11c00000
     assert.equal(scan.done, false, "the uname is not read yet");
     const uts = utsname("6.1.0-56-amd64", UTS_VERSION);
     scan.observe(physical - 100n, Buffer.concat([Buffer.alloc(100), uts.subarray(0, 200)]));
@@ -176,7 +183,7 @@ describe("KernelScan", () => {
     assert.equal(read?.version, UTS_VERSION);
     assert.equal(read?.machine, "x86_64");
     assert.equal(banner?.text, BANNER);
-    assert.equal(banner?.address, 0x100000n + 1024n);
+    assert.equal(banner?.address, 0x11d00000n + 1024n);
     assert.equal(scan.done, true);
   });
 });
