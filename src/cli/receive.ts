@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { ExitCode, MemimageError } from "../core/errors.js";
 import { parseListen } from "../sinks/listen.js";
 import { type Received, runReceiver } from "../sinks/tcp-receiver.js";
+import { receiveProgress } from "./receive-progress.js";
 import { stopOnSignals } from "./signals.js";
 
 interface ReceiveOptions {
@@ -37,6 +38,7 @@ export function registerReceive(program: Command): void {
       if (count !== undefined && !(Number.isInteger(count) && count > 0))
         throw new MemimageError("usage", `--count ${options.count}: give a positive whole number`);
       const signals = stopOnSignals();
+      const progress = await receiveProgress(options);
       try {
         const results = await runReceiver(
           {
@@ -44,10 +46,12 @@ export function registerReceive(program: Command): void {
             port,
             directory: options.output,
             ...(count ? { count } : {}),
-            onListening: (address) => process.stderr.write(`memimage: receiving on ${address}\n`),
+            onListening: (address) => progress.say(`memimage: receiving on ${address}\n`),
+            onData: (r) => progress.onData(r),
             onReceived: (r) => {
+              progress.done(r.location.replace(/\.partial$/, ""), r.bytes);
               if (options.quiet && r.status === "complete") return;
-              process.stderr.write(
+              progress.say(
                 `memimage: ${r.status}: ${r.location} (${r.bytes} bytes) from ${r.host} at ${r.from}: ${r.message}\n`,
               );
             },
@@ -56,6 +60,7 @@ export function registerReceive(program: Command): void {
         );
         process.exitCode = results.reduce((worst, r) => Math.max(worst, exitFor[r.status]), 0);
       } finally {
+        progress.stop();
         signals.dispose();
       }
     });

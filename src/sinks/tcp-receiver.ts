@@ -22,6 +22,13 @@ export interface Received {
   message: string;
 }
 
+/** An image as its bytes arrive, for a progress display. */
+export interface Receiving {
+  location: string;
+  from: string;
+  bytes: number;
+}
+
 /** A name for the image: the sender's proposal reduced to a plain file name, else HOST-TIME.FORMAT. */
 function imageName(hello: Hello): string {
   const proposed = hello.name ? basename(hello.name).replace(/[^A-Za-z0-9._-]/g, "_") : "";
@@ -46,7 +53,11 @@ async function createUnique(directory: string, name: string): Promise<{ sink: Fi
 }
 
 /** Receives one image from one connection. Never throws: what happened is in the result. */
-export async function receiveOne(socket: Socket, directory: string): Promise<Received> {
+export async function receiveOne(
+  socket: Socket,
+  directory: string,
+  onData?: (receiving: Receiving) => void,
+): Promise<Received> {
   const from = `${socket.remoteAddress}:${socket.remotePort}`;
   const frames = new FrameReader();
   const hash = createHash("sha256");
@@ -72,6 +83,7 @@ export async function receiveOne(socket: Socket, directory: string): Promise<Rec
           await sink.write(frame.payload); // a copy into the file sink's staging, or a write
           bytes += frame.payload.length;
           collect(frame.payload.length);
+          onData?.({ location: path, from, bytes });
         } else if (frame.type === FrameType.end) end = JSON.parse(frame.payload.toString("utf8")) as End;
         else if (frame.type === FrameType.report)
           report = JSON.parse(frame.payload.toString("utf8")) as Report;
@@ -139,6 +151,8 @@ export interface ReceiverOptions {
   count?: number;
   onListening?: (address: string) => void;
   onReceived?: (received: Received) => void;
+  /** After each piece of an image arrives (often: throttle what it draws). */
+  onData?: (receiving: Receiving) => void;
 }
 
 /** Listens and receives images until `count` have arrived or `signal` aborts; returns every result. */
@@ -174,7 +188,7 @@ export async function runReceiver(options: ReceiverOptions, signal?: AbortSignal
       accepted++;
       if (options.count !== undefined && accepted >= options.count) server.close();
       sockets.add(socket);
-      const work = receiveOne(socket, options.directory).then((received) => {
+      const work = receiveOne(socket, options.directory, options.onData).then((received) => {
         sockets.delete(socket);
         results.push(received);
         options.onReceived?.(received);

@@ -1,9 +1,10 @@
 // Everyday use, as a responder or a script meets it: the progress bar (only on a terminal), --json events (every
 // line valid against schema/events.schema.json, and complete), help with examples, the man page, bash completion.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { encodeRecordHeader } from "../../src/formats/lime.js";
 import { formatNames } from "../../src/formats/registry.js";
@@ -151,6 +152,57 @@ describe("progress bar", () => {
     const info = onTerminal(`${process.execPath} ${CLI} info --hash ${out}`);
     assert.match(info, bar);
     assert.match(info, /sha256 +[0-9a-f]{64}/);
+  });
+});
+
+describe("receive progress", () => {
+  const freePort = () =>
+    new Promise<number>((resolve) => {
+      const server = createServer().listen(0, "127.0.0.1", () => {
+        const address = server.address();
+        server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+      });
+    });
+
+  /** Runs receive (under a terminal or with pipes), sends it one image, and returns what receive wrote. */
+  async function receiveOne(terminal: boolean): Promise<string> {
+    const port = await freePort();
+    const dir = scratch.path(`received-${terminal}`);
+    mkdirSync(dir);
+    const receive = `${process.execPath} ${CLI} receive --listen 127.0.0.1:${port} -o ${dir} --count 1`;
+    const child = terminal
+      ? spawn("script", ["-qfec", receive, "/dev/null"], { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn(
+          process.execPath,
+          [CLI, "receive", "--listen", `127.0.0.1:${port}`, "-o", dir, "--count", "1"],
+          {
+            stdio: ["ignore", "pipe", "pipe"],
+          },
+        );
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      output += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    for (let i = 0; i < 200 && !output.includes("receiving on"); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const send = memimage(["convert", image, `tcp://127.0.0.1:${port}/sent.lime`, "-f", "lime", "-q"]);
+    assert.equal(send.status, 0, send.stderr);
+    assert.equal(await exited, 0, output);
+    return output;
+  }
+  const line = /sent\.lime from 127\.0\.0\.1:\d+: [\d.]+ (B|KiB|MiB) \| [\d.]+ (B|KiB|MiB|GiB)\/s/;
+
+  test("each arriving image has a line with its bytes and rate on a terminal, none otherwise", async () => {
+    const shown = await receiveOne(true);
+    assert.match(shown, line);
+    assert.match(shown, /memimage: complete: .*sent\.lime \(\d+ bytes\)/);
+    const piped = await receiveOne(false);
+    assert.doesNotMatch(piped, line);
+    assert.match(piped, /memimage: complete: .*sent\.lime/);
   });
 });
 
