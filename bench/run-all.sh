@@ -4,7 +4,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
 npm run build --silent
-for script in convert process physical vm tcp; do
+for script in convert process physical vm tcp avml s3; do
   echo "== bench/$script"
   bash "$here/$script.sh"
 done
