@@ -1,5 +1,6 @@
 // memimage receive on a terminal: one line per image arriving (name, sender, bytes, rate), redrawn in place, with
 // messages printed above them. Senders do not say an image's size beforehand, so there is no percentage or ETA.
+import { basename } from "node:path";
 import type { MultiBar, SingleBar } from "cli-progress";
 import { formatBytes } from "../core/units.js";
 import type { Receiving } from "../sinks/tcp-receiver.js";
@@ -48,7 +49,7 @@ export async function receiveProgress(options: { quiet?: boolean }): Promise<Rec
           format: "{name} from {from}: {done} | {rate}/s",
           hideCursor: true,
         });
-        const bar = multi.create(0, 0, { name: location, from, done: "0 B", rate: "-" });
+        const bar = multi.create(0, 0, { name: basename(location), from, done: "0 B", rate: "-" });
         line = { bar, started: now, drawn: 0, finished: false };
         lines.set(location, line);
       }
