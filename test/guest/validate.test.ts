@@ -132,6 +132,8 @@ tail -c +$((32 + e - s + 1 + 1)) "$1.full" > "$1"; rm -f "$1.full"
     `sh ${flip} {out} "{memimage}"`,
     "--tool",
     `sh ${drop} {out} {lime}`,
+    "--html",
+    join(dir, "broken.html"),
   ]);
   for (const r of out.runs) t.diagnostic(`${line(r)}; ${r.failures.join("; ")}`);
   assert.equal(code, 5, stderr);
