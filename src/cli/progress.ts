@@ -20,16 +20,17 @@ export async function progressReporter(options: ProgressOptions): Promise<(event
   let range = "";
   return (event) => {
     if (event.type === "range") {
-      range = `range ${event.index + 1} of ${ranges}, ${event.kind}`;
+      range = `${event.index + 1}/${ranges} ${event.kind}`;
     } else if (event.type === "start") {
       started = performance.now();
       ranges = event.ranges;
       range = "";
       bar = new SingleBar({
         stream: process.stderr,
-        format: "{bar} {percentage}% | {done} of {all} | {rate}/s | ETA {eta_formatted} | {range}",
+        format: "{bar} {percentage}% {done}/{all} {rate}/s ETA {eta_formatted} {range}",
         hideCursor: true,
         etaBuffer: 50,
+        barsize: 12, // the line does not wrap: 80 columns hold the figures and, mostly, the range
       });
       bar.start(event.bytesPlanned, 0, {
         done: "0 B",
@@ -45,7 +46,7 @@ export async function progressReporter(options: ProgressOptions): Promise<(event
       bar.update(event.bytesRead, {
         done: formatBytes(event.bytesRead),
         rate: seconds > 0 ? formatBytes(event.bytesRead / seconds) : "-",
-        range: range ? `${hex(event.address)} (${range})` : hex(event.address),
+        range: range ? `${hex(event.address)} in ${range}` : hex(event.address),
       });
     } else if (event.type === "done") {
       bar?.stop();
