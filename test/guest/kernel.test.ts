@@ -207,6 +207,17 @@ describe("analysis-ready kernel images", { skip, timeout: 30 * MINUTES }, () => 
     assert.match(wrong.stdout, /^MISMATCH: .*linux-image-.*-dbg/m);
   });
 
+  test("vm --live (no dump, so no note from QEMU) finds the note and the banner in the guest's memory", async () => {
+    const live = guest.path("live.lime");
+    const r = memimage(["vm", "-q", "--live", "--qmp", guest.qmpSocket, "--format", "lime", "-o", live]);
+    assert.equal(r.code, 0, r.stderr);
+    const k = (JSON.parse(await readFile(`${live}.report.json`, "utf8")) as Report).kernel;
+    assert.equal(k?.banner, facts.version);
+    assert.equal(k?.buildId, facts.buildId);
+    assert.equal(k?.kernelOffset, `0x${facts.kaslr.toString(16)}`);
+    assert.match(typeof k?.vmcoreinfo === "object" ? k.vmcoreinfo.from : "", /scanning/);
+  });
+
   test("info identifies the kernel of an image with no note and no kernel in its report (LiME), by scanning", () => {
     const lime = guest.path("converted.lime");
     const c = memimage(["convert", "-q", images.outside?.path as string, lime, "--format", "lime"]);
