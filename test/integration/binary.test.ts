@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, statfsSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -12,10 +12,9 @@ import { encodeRecordHeader } from "../../src/formats/lime.js";
 import { CLI, scratchDir } from "../helpers/cli.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-// The suites that run only the CLI (through test/helpers/cli.ts), so they can run against another executable.
-const SUITES = ["cli", "bad-input", "avml-bad-input", "evidence"].map((name) =>
-  join(ROOT, "dist", "test", "integration", `${name}.test.js`),
-);
+// The suites that run memimage only through test/helpers/cli.ts, so they can run against another executable.
+const suites = (...names: string[]) =>
+  names.map((name) => join(ROOT, "dist", "test", "integration", `${name}.test.js`));
 
 const scratch = scratchDir("memimage-binary-");
 after(scratch.cleanup);
@@ -28,6 +27,7 @@ const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest(
 const limePath = scratch.path("input.lime");
 
 before(() => {
+  chmodSync(scratch.dir, 0o755); // the process suite runs the binary as another user too
   mkdirSync(alone);
   const built = spawnSync(process.execPath, [join(ROOT, "scripts", "build-binary.mjs"), binary], {
     cwd: ROOT,
@@ -74,11 +74,12 @@ describe("single executable", { timeout: 30 * 60_000 }, () => {
     assert.ok(Math.abs(Date.now() - date) < 24 * 3600_000, `build date ${built}`);
   });
 
-  test("the package's CLI suites pass against it", async () => {
+  /** Runs test files in a child runner with MEMIMAGE_BIN set; returns its output once it passed. */
+  async function runSuites(files: string[], cwd: string): Promise<string> {
     // Without the parent runner's NODE_TEST_CONTEXT, which would make the child skip its files.
     const { NODE_TEST_CONTEXT: _parent, ...env } = process.env;
-    const child = spawn(process.execPath, ["--test", "--test-concurrency=1", ...SUITES], {
-      cwd: alone,
+    const child = spawn(process.execPath, ["--test", "--test-concurrency=1", ...files], {
+      cwd,
       env: { ...env, MEMIMAGE_BIN: binary },
     });
     let output = "";
@@ -92,9 +93,22 @@ describe("single executable", { timeout: 30 * 60_000 }, () => {
     const failed = output.split("\n").filter((line) => /^\s*not ok/.test(line));
     assert.equal(status, 0, `${failed.join("\n")}\n${output.slice(-4000)}`);
     assert.match(output, /^# fail 0$/m);
+    return output;
+  }
+
+  test("the package's CLI suites pass against it, run from its empty directory", async () => {
+    const output = await runSuites(
+      suites("cli", "bad-input", "avml-bad-input", "evidence", "transport"),
+      alone,
+    );
     assert.ok(Number(/^# pass (\d+)$/m.exec(output)?.[1]) > 20, "the suites ran");
     // Nothing was left beside the binary: the suites write into their own scratch directories.
     assert.deepEqual(readdirSync(alone), ["memimage"]);
+  });
+
+  test("the process suite passes against it: registers through its embedded ptrace addon, gdb opens the cores", async () => {
+    // From the checkout: one of its tests attaches a tracer with the package's own build/Release addon.
+    await runSuites(suites("process"), ROOT);
   });
 
   test("its images are byte-identical to the package's, AVML included, with the same hashing engine", () => {

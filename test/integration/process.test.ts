@@ -3,7 +3,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, openSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { CLI, memimage, scratchDir } from "../helpers/cli.js";
+import { cliCommand, memimage, scratchDir } from "../helpers/cli.js";
 import {
   buildTarget,
   COW_AT,
@@ -79,7 +79,7 @@ function acquireAndInterrupt(
   during: () => void,
 ): Promise<{ status: number | null; stderr: string; fired: boolean }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(...cliCommand(args), { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     let fired = false;
     child.stderr.on("data", (chunk: Buffer) => {
@@ -248,7 +248,7 @@ describe("memimage process: a process that exits while it is read", () => {
       let child: ReturnType<typeof spawn> | undefined;
       let stdout = "";
       const run = await new Promise<{ status: number | null }>((resolve) => {
-        child = spawn(process.execPath, [CLI, "process", String(t.pid), "--freeze", "-o", core, "--json"], {
+        child = spawn(...cliCommand(["process", String(t.pid), "--freeze", "-o", core, "--json"]), {
           stdio: ["ignore", "pipe", "ignore"],
         });
         child.stdout?.on("data", (chunk: Buffer) => {
@@ -358,8 +358,7 @@ describe("memimage process: bad input, one clear line and a documented exit stat
     const full = openSync("/dev/full", "w");
     const reportPath = scratch.path("full.report.json");
     const run = spawnSync(
-      process.execPath,
-      [CLI, "process", String(t.pid), "-o", "-", "--report", reportPath, "-q"],
+      ...cliCommand(["process", String(t.pid), "-o", "-", "--report", reportPath, "-q"]),
       {
         stdio: ["ignore", full, "pipe"],
         encoding: "utf8",
@@ -406,7 +405,7 @@ function findKernelThread(): number | undefined {
 function spawnAs(uid: number, args: string[]) {
   return spawnSync(
     "setpriv",
-    [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", process.execPath, CLI, ...args],
+    [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", ...cliCommand(args).flat()],
     {
       encoding: "utf8",
     },

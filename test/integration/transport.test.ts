@@ -14,7 +14,7 @@ import { connect } from "node:net";
 import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { encodeRecordHeader } from "../../src/formats/lime.js";
-import { CLI, memimage, scratchDir } from "../helpers/cli.js";
+import { cliCommand, memimage, scratchDir } from "../helpers/cli.js";
 
 const scratch = scratchDir();
 after(scratch.cleanup);
@@ -33,7 +33,7 @@ function start(args: string[]): {
   stderr: () => string;
   exited: Promise<number | null>;
 } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(...cliCommand(args), { stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
   child.stderr?.on("data", (b: Buffer) => {
     err += b.toString();
