@@ -98,7 +98,7 @@ describe("single executable", { timeout: 30 * 60_000 }, () => {
 
   test("the package's CLI suites pass against it, run from its empty directory", async () => {
     const output = await runSuites(
-      suites("cli", "bad-input", "avml-bad-input", "evidence", "transport"),
+      suites("cli", "bad-input", "avml-bad-input", "evidence", "transport", "s3"),
       alone,
     );
     assert.ok(Number(/^# pass (\d+)$/m.exec(output)?.[1]) > 20, "the suites ran");

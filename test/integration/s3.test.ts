@@ -10,7 +10,7 @@ import { pipeline } from "node:stream/promises";
 import { after, before, describe, test } from "node:test";
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { encodeRecordHeader } from "../../src/formats/lime.js";
-import { CLI, memimage, scratchDir } from "../helpers/cli.js";
+import { cliCommand, memimage, scratchDir } from "../helpers/cli.js";
 import { type S3Server, startS3Server } from "../helpers/s3-server.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true"; // this test's own client
@@ -54,7 +54,7 @@ function run(
   args: string[],
   credentials: [string, string] = [KEY_ID, SECRET],
 ): { exited: Promise<{ status: number | null; stderr: string }> } {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(...cliCommand(args), {
     stdio: ["ignore", "ignore", "pipe"],
     env: env(...credentials),
   });
