@@ -100,7 +100,7 @@ export interface RunResult {
   };
   footprint: {
     peakRssBytes: number | Unknown;
-    /** Pages that differ between the two dumps (tool, harness and guest together; on an idle guest, mostly the tool). */
+    /** Pages some dump saw change during the window (tool, harness and guest together; idle: mostly the tool). */
     changedPages?: number;
   };
   readTimes: string;
