@@ -2,8 +2,9 @@
 // and what could not be read. Every figure is measured; what was not measured is left out or said to be unknown.
 // Its schema is schema/report.schema.json.
 import { arch, hostname, platform, release, userInfo } from "node:os";
+import { inBinary } from "../core/embedded.js";
 import { hex, type Region } from "../core/map.js";
-import { VERSION } from "../core/version.js";
+import { BUILD, VERSION } from "../core/version.js";
 import type { KernelIdentity } from "../kernel/identity.js";
 import { sha256Engine } from "../pipeline/hashing.js";
 import type { PipelineResult, RangeResult } from "../pipeline/run.js";
@@ -23,7 +24,16 @@ export interface ReportRegion {
 
 export interface Report {
   schema: typeof REPORT_SCHEMA;
-  tool: { name: "memimage"; version: string; node: string; sha256: string };
+  tool: {
+    name: "memimage";
+    version: string;
+    /** The git commit of the build, or "unknown" (see core/version.ts). */
+    commit: string;
+    /** How memimage ran: the npm package under node, or the single executable (its addons loaded from itself). */
+    build: "package" | "single executable";
+    node: string;
+    sha256: string;
+  };
   command: string[];
   host: { hostname: string; platform: string; release: string; arch: string; user: string };
   status: PipelineResult["status"];
@@ -81,7 +91,14 @@ export function buildReport({
   const unreadableBytes = result.unreadable.reduce((n, u) => n + u.length, 0);
   return {
     schema: REPORT_SCHEMA,
-    tool: { name: "memimage", version: VERSION, node: process.version, sha256: sha256Engine() },
+    tool: {
+      name: "memimage",
+      version: VERSION,
+      commit: BUILD.commit,
+      build: inBinary() ? "single executable" : "package",
+      node: process.version,
+      sha256: sha256Engine(),
+    },
     command: ["memimage", ...argv.slice(2)],
     host: {
       hostname: hostname(),

@@ -52,7 +52,9 @@ function runBinary(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 const readReport = (path: string) =>
-  JSON.parse(readFileSync(`${path}.report.json`, "utf8")) as { tool: { sha256: string; version: string } };
+  JSON.parse(readFileSync(`${path}.report.json`, "utf8")) as {
+    tool: { sha256: string; version: string; build: string };
+  };
 
 describe("single executable", { timeout: 30 * 60_000 }, () => {
   test("it is alone in its directory and --version gives version, commit and build date", () => {
@@ -123,6 +125,8 @@ describe("single executable", { timeout: 30 * 60_000 }, () => {
       assert.equal(b.status, 0, b.stderr);
       assert.equal(sha256(readFileSync(fromBinary)), sha256(readFileSync(fromPackage)), format);
       assert.equal(readReport(fromBinary).tool.sha256, readReport(fromPackage).tool.sha256);
+      assert.equal(readReport(fromBinary).tool.build, "single executable");
+      assert.equal(readReport(fromPackage).tool.build, "package");
       const verified = runBinary(["verify", fromPackage]);
       assert.equal(verified.status, 0, verified.stderr);
     }
