@@ -7,11 +7,12 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { loadAddon, requireNativePackage } from "../core/native.js";
 
-/** native/snappy.c: libsnappy's raw blocks, written into buffers the caller owns. */
+/** native/snappy.c: libsnappy's raw blocks, written into buffers the caller owns, and CRC-32C. */
 interface NativeSnappy {
   compress(input: Uint8Array, output: Uint8Array): number;
   uncompress(input: Uint8Array, output: Uint8Array): number;
   maxCompressedLength(length: number): number;
+  crc32c?(input: Uint8Array): number;
 }
 
 /** A raw block codec. compress() returns a view valid until its next call. */
@@ -28,11 +29,11 @@ interface BlockCodec {
 let loaded: BlockCodec | undefined;
 /**
  * Loaded on first use (every format is registered at start-up, few runs use AVML): memimage's addon over libsnappy
- * when it was built, else the npm `snappy` package, whose output bytes are the same (Google's algorithm).
+ * when it was built, else the npm `snappy` package, whose output bytes are the same (Google's algorithm), with the
+ * npm @node-rs/crc32 (3.5 MiB of RSS once loaded, which the addon's CRC-32C saves).
  */
 export function blockCodec(): BlockCodec {
   if (loaded) return loaded;
-  const { crc32c } = requireNativePackage<typeof import("@node-rs/crc32")>("@node-rs/crc32");
   const native = loadAddon<NativeSnappy>("memimage_snappy").binding;
   if (native) {
     const scratch = Buffer.allocUnsafe(native.maxCompressedLength(MAX_CHUNK_DATA));
@@ -40,7 +41,8 @@ export function blockCodec(): BlockCodec {
     loaded = {
       name: "libsnappy (memimage_snappy addon)",
       leavesGarbage: false,
-      crc32c,
+      // An addon built before it had crc32c (source updated without npm install) still compresses.
+      crc32c: native.crc32c ?? requireNativePackage<typeof import("@node-rs/crc32")>("@node-rs/crc32").crc32c,
       compress: (piece) => scratch.subarray(0, native.compress(piece, scratch)),
       uncompress: (block) => {
         const length = native.uncompress(block, window);
@@ -49,6 +51,7 @@ export function blockCodec(): BlockCodec {
     };
   } else {
     const snappy = requireNativePackage<typeof import("snappy")>("snappy");
+    const { crc32c } = requireNativePackage<typeof import("@node-rs/crc32")>("@node-rs/crc32");
     loaded = {
       name: "snappy (npm)",
       leavesGarbage: true,
