@@ -28,6 +28,8 @@ export class FifoReader {
     readonly path: string,
     private readonly directory: string,
     private readonly fd: number,
+    /** Write-only and non-blocking, for the wake-up byte alone (see fail()). */
+    private readonly wakeFd: number,
   ) {}
 
   /** Makes a FIFO (mode 0600, in a private directory) and opens it. */
@@ -36,8 +38,9 @@ export class FifoReader {
     const path = join(directory, "guest-memory.fifo");
     await promisify(execFile)("mkfifo", ["-m", "0600", path]);
     const fd = openSync(path, constants.O_RDWR);
+    const wakeFd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
     await widenPipe(fd);
-    return new FifoReader(path, directory, fd);
+    return new FifoReader(path, directory, fd, wakeFd);
   }
 
   /** Reads up to into.length bytes (at least one), waiting for QEMU to write them. */
@@ -71,7 +74,10 @@ export class FifoReader {
     if (this.failure) return;
     this.failure = error;
     // A read blocked on an empty pipe would wait for ever (we hold a write end): give it a byte to return with.
-    if (this.pending && !this.closed) writeFd(this.fd, Buffer.from([0])).catch(() => undefined);
+    // Never a blocking write: into a full pipe it would wait for ever too, and keep the pipe's read side open
+    // after close(), so QEMU, blocked on the same full pipe, would never get EPIPE (a full pipe wakes the read
+    // anyway: EAGAIN is fine).
+    if (this.pending && !this.closed) writeFd(this.wakeFd, Buffer.from([0])).catch(() => undefined);
   }
 
   /** Closes our ends: a QEMU still writing gets EPIPE, which ends its dump. */
@@ -81,6 +87,7 @@ export class FifoReader {
     if (!this.closed) {
       this.closed = true;
       await closeFd(this.fd).catch(() => undefined);
+      await closeFd(this.wakeFd).catch(() => undefined);
     }
     await rm(this.directory, { recursive: true, force: true });
   }
