@@ -12,30 +12,43 @@ dir=${BENCH_DIR:-/var/tmp/memimage-bench-tcp}
 bench_image "$dir" "$size_mib"
 mkdir -p "$dir/in"
 
+# listening PORT: waits until something listens on 127.0.0.1:PORT (a loaded machine starts Node slowly; a probe
+# connection would count as memimage receive's one image, so ss looks instead)
+listening() {
+  for ((i = 0; i < 500; i++)); do
+    ss -Hltn "sport = :$1" | grep -q . && return 0
+    sleep 0.02
+  done
+  echo "bench/tcp.sh: nothing listens on port $1" >&2
+  return 1
+}
+
+# Each side's clock starts once its receiver listens: the receivers' start-up is left out for both.
 peer=() ours=()
 for ((round = 0; round < rounds; round++)); do
   rm -rf "$dir/in"/* && sync
-  t0=$(now)
   nc -l 127.0.0.1 9171 >"$dir/in/peer.lime" &
   listener=$!
-  sleep 0.3
+  listening 9171
+  t0=$(now)
   cat "$image" | nc -N 127.0.0.1 9171
   wait "$listener"
   t1=$(now)
-  peer+=("$(echo "$t1 - $t0 - 0.3" | bc -l)")
+  peer+=("$(echo "$t1 - $t0" | bc -l)")
   rm -rf "$dir/in"/* && sync
-  t0=$(now)
   $MEMIMAGE receive --listen 127.0.0.1:9172 -o "$dir/in" --count 1 -q &
   receiver=$!
-  sleep 0.3
+  listening 9172
+  t0=$(now)
   $MEMIMAGE convert "$image" tcp://127.0.0.1:9172/ours.lime -f lime -q
   wait "$receiver"
   t1=$(now)
-  ours+=("$(echo "$t1 - $t0 - 0.3" | bc -l)")
+  ours+=("$(echo "$t1 - $t0" | bc -l)")
   [ -f "$dir/in/ours.lime" ] || { echo "bench/tcp.sh: the receiver stored nothing" >&2; exit 1; }
 done
 peer_s=$(median "${peer[@]}") ours_s=$(median "${ours[@]}")
 echo "machine: $(machine)"
+echo "load average (1, 5, 15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "image: $bytes bytes over loopback, $rounds rounds, medians"
 echo "cat | nc -> nc -l > file:               $(mbps "$bytes" "$peer_s") MiB/s"
 echo "memimage convert -o tcp:// -> receive:  $(mbps "$bytes" "$ours_s") MiB/s  ratio $(ratio "$peer_s" "$ours_s")"
