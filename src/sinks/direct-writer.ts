@@ -9,7 +9,7 @@ import { errnoCode } from "../core/errors.js";
 
 /** O_DIRECT wants offsets, lengths and memory aligned to the logical block size: a page covers every device. */
 const ALIGN = 4096;
-const STAGE_BYTES = 512 << 10;
+const STAGE_BYTES = 256 << 10;
 const STAGES = 4;
 
 // Node's type definitions leave WebAssembly out (no DOM library here); this is the one part used.
@@ -38,7 +38,8 @@ export class DirectWriter {
   private completed = 0;
 
   private constructor(private readonly handle: FileHandle) {
-    // WebAssembly memory is page-aligned (V8 maps it whole), which Node's Buffers are not; stages are 512 KiB apart.
+    // WebAssembly memory is page-aligned (V8 maps it whole), which Node's Buffers are not; stages are 256 KiB
+    // apart. Four: one filling while three are written (1 MiB of RSS in all).
     const memory = new WebAssembly.Memory({
       initial: (STAGES * STAGE_BYTES) / 65536,
       maximum: (STAGES * STAGE_BYTES) / 65536,
