@@ -56,7 +56,20 @@ async function segmentHashes(path: string): Promise<{ start: bigint; length: num
   const image = await openImage(path, { format: "elf" });
   await image.source.close();
   const out: { start: bigint; length: number; sha256: string }[] = [];
+  // memimage cuts a range's PT_LOAD where the kernel image mapping begins and ends (each piece has its p_vaddr);
+  // pieces that continue one another in memory and in the file are one range, as in QEMU's dump.
+  const joined: { start: bigint; length: number; fileOffset: number }[] = [];
   for (const s of image.source.layout.segments.filter((x) => x.stored)) {
+    const last = joined[joined.length - 1];
+    if (
+      last &&
+      last.start + BigInt(last.length) === s.start &&
+      last.fileOffset + last.length === s.fileOffset
+    )
+      last.length += s.length;
+    else joined.push({ start: s.start, length: s.length, fileOffset: s.fileOffset });
+  }
+  for (const s of joined) {
     const hash = createHash("sha256");
     for await (const chunk of createReadStream(path, {
       start: s.fileOffset,
