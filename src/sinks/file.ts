@@ -12,8 +12,10 @@ export const PARTIAL_SUFFIX = ".partial";
 /**
  * Writes OUT.partial (mode 0600, O_EXCL: never overwrites), fsyncs, then links it to OUT, which fails rather than
  * replace a file that appeared meanwhile. An aborted image stays as OUT.partial, so it is never taken for complete.
- * Where the filesystem allows, the bytes go to the device with O_DIRECT (sinks/direct-writer.ts), not through the
- * page cache.
+ * With `direct` (and where the filesystem allows), the bytes go to the device with O_DIRECT (sinks/direct-writer.ts),
+ * not through the page cache: cheaper in CPU, but each write waits for the device. `memimage receive` takes it
+ * (0.21x -> 0.41x of `cat | nc`); a read racing a freeze or smear does not (memimage vm froze a 2 GiB guest 3.5 s
+ * with it, 2.7 s without: the page cache takes the image at once and the fsync comes after the read).
  */
 export class FileSink implements Sink {
   readonly kind = "file" as const;
@@ -30,7 +32,10 @@ export class FileSink implements Sink {
     return this.path;
   }
 
-  static async create(path: string, options: { budget?: DiskBudget } = {}): Promise<FileSink> {
+  static async create(
+    path: string,
+    options: { budget?: DiskBudget; direct?: boolean } = {},
+  ): Promise<FileSink> {
     await refuseExisting(path);
     await refuseExisting(path + PARTIAL_SUFFIX);
     try {
@@ -39,10 +44,12 @@ export class FileSink implements Sink {
         constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
         0o600,
       );
-      const direct = await DirectWriter.attach(path + PARTIAL_SUFFIX).catch(async (error: unknown) => {
-        await handle.close();
-        throw error;
-      });
+      const direct = options.direct
+        ? await DirectWriter.attach(path + PARTIAL_SUFFIX).catch(async (error: unknown) => {
+            await handle.close();
+            throw error;
+          })
+        : undefined;
       return new FileSink(path, handle, options.budget, direct);
     } catch (error) {
       throw openError(path, error);

@@ -45,7 +45,7 @@ async function createUnique(directory: string, name: string): Promise<{ sink: Fi
   for (let n = 0; ; n++) {
     const path = join(directory, n === 0 ? name : `${name}.${n}`);
     try {
-      return { sink: await FileSink.create(path), path };
+      return { sink: await FileSink.create(path, { direct: true }), path };
     } catch (error) {
       if (!(error instanceof MemimageError && error.kind === "output-exists") || n > 1000) throw error;
     }

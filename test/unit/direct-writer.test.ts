@@ -56,7 +56,7 @@ test("O_DIRECT staging: unaligned pieces of every size land in order, the tail t
 test("FileSink: an image written through O_DIRECT is the same as one written through the page cache", async () => {
   const pieces = [32, 2 << 20, 32, (2 << 20) - 4096 + 3, 7].map((size, i) => pattern(size, i + 40));
   const write = async (name: string) => {
-    const sink = await FileSink.create(scratch.path(name));
+    const sink = await FileSink.create(scratch.path(name), { direct: true });
     for (const piece of pieces) await sink.write(piece);
     await sink.writeZeros(12_345);
     const result = await sink.finish();
