@@ -1,5 +1,6 @@
 # Shared helpers for the benchmark scripts: timing, peak RSS, and the machine description.
-MEMIMAGE="node $(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/dist/src/cli/main.js"
+# Run as users run it (npm's bin): through its #! line, which sets the thread pool and V8's young generation.
+MEMIMAGE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/dist/src/cli/main.js"
 
 # now: seconds since the epoch, with nanoseconds
 now() { date +%s.%N; }

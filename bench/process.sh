@@ -37,7 +37,7 @@ for run in $(seq "$RUNS"); do
   /usr/bin/time -v -o "$OUT/gcore-sync.time" sh -c "gdb -batch -nx -p $pid -ex 'gcore $OUT/gcore.core' && sync $OUT/gcore.core" >/dev/null 2>&1
   gf_s+=("$(elapsed "$OUT/gcore-sync.time")")
   rm -f "$OUT/gcore.core"
-  /usr/bin/time -v -o "$OUT/mi.time" node dist/src/cli/main.js process "$pid" -o "$OUT/mi.core" -q
+  /usr/bin/time -v -o "$OUT/mi.time" dist/src/cli/main.js process "$pid" -o "$OUT/mi.core" -q
   mi_s+=("$(elapsed "$OUT/mi.time")"); mi_b+=("$(stat -c %s "$OUT/mi.core")"); mi_rss+=("$(peak "$OUT/mi.time")")
   echo "run $run: gcore ${gc_s[-1]} s, gcore+fsync ${gf_s[-1]} s, memimage ${mi_s[-1]} s" >&2
 done

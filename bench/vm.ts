@@ -47,7 +47,7 @@ for (const memoryMiB of sizes) {
       qs.push(r.synced);
       await rm(elf);
       const t0 = performance.now();
-      const p = spawnSync(process.execPath, [CLI, "vm", "-q", "--qmp", guest.qmpSocket, "-o", lime]);
+      const p = spawnSync(CLI, ["vm", "-q", "--qmp", guest.qmpSocket, "-o", lime]);
       if (p.status !== 0) throw new Error(`memimage vm exited ${p.status}: ${p.stderr}`);
       m.push((performance.now() - t0) / 1000);
       const report = JSON.parse(await readFile(`${lime}.report.json`, "utf8")) as {

@@ -6,7 +6,8 @@ import { setFlagsFromString } from "node:v8";
 
 export async function start(): Promise<void> {
   // libuv's pool (4 threads by default) runs a block's read, its write and its two hashes at once; a blocked FIFO
-  // read (memimage vm) must not starve them. Read when the pool first starts, which is after this line.
+  // read (memimage vm) must not starve them. Read when the pool first starts: after this line in the single
+  // binary; in the package the ESM loader has started it already, so main.ts's #! line sets it.
   process.env.UV_THREADPOOL_SIZE ??= "6";
 
   setFlagsFromString("--no-opt");
