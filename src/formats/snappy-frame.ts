@@ -3,9 +3,8 @@
 // CRC-32C of its uncompressed bytes. A chunk header is one type byte and a 24-bit LE length. encodeFramed() returns
 // one whole stream (encodeFramedInto() writes it into a given buffer); decodeChunk() reads one back a chunk at a
 // time.
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { loadAddon, requireNativePackage } from "../core/native.js";
+import { youngGarbageCollector } from "../core/young-garbage.js";
 
 /** native/snappy.c: libsnappy's raw blocks, written into buffers the caller owns, and CRC-32C. */
 interface NativeSnappy {
@@ -124,27 +123,10 @@ export function encodeFramedInto(data: Uint8Array, out: Buffer, at: number): num
 
 /**
  * Only for the npm package (when the addon was not built): its buffers are garbage as soon as they are copied out,
- * but V8 collects memory outside its heap only after ~64 MiB of it has accumulated: AVML output peaked at 110 MiB
- * where LiME takes 62. A young-generation collection (~0.05 ms) after every 8 MiB compressed frees them (82 MiB
- * peak). V8's `gc` is taken from a fresh context once --expose-gc is set (the main context keeps no global `gc`).
+ * but V8 collects memory outside its heap late: AVML output peaked at 110 MiB where LiME takes 62. A young-generation
+ * collection after every 8 MiB compressed frees them (82 MiB peak).
  */
-const COLLECT_EVERY = 8 << 20;
-let compressedSinceCollect = 0;
-let minorGc: ((options: { type: "minor" }) => void) | undefined | null;
-function collectCompressorGarbage(bytes: number): void {
-  compressedSinceCollect += bytes;
-  if (compressedSinceCollect < COLLECT_EVERY) return;
-  compressedSinceCollect = 0;
-  if (minorGc === undefined) {
-    try {
-      setFlagsFromString("--expose-gc");
-      minorGc = runInNewContext("gc") as (options: { type: "minor" }) => void;
-    } catch {
-      minorGc = null; // then V8 collects on its own schedule
-    }
-  }
-  minorGc?.({ type: "minor" });
-}
+const collectCompressorGarbage = youngGarbageCollector(8 << 20);
 
 /** Why a framed stream could not be decoded, and where in it (an offset from the stream's first byte). */
 export class FrameError extends Error {
