@@ -1,6 +1,7 @@
 // Node hands every socket read over in a fresh 64 KiB Buffer, allocated outside V8's heap (as the npm snappy
 // package does every compressed chunk); V8 collects such memory only after ~64 MiB of it has accumulated, so a
-// process streaming gigabytes peaks ~64 MiB above what it holds. A young-generation collection (well under a millisecond) every few MiB frees them while they are still young.
+// process streaming gigabytes peaks ~64 MiB above what it holds. A young-generation collection (well under a
+// millisecond) every few MiB frees them while they are still young.
 // V8's `gc` is taken from a fresh context once --expose-gc is set (the main context keeps no global `gc`).
 
 import { setFlagsFromString } from "node:v8";
