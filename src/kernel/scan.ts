@@ -166,7 +166,14 @@ export class KernelScan {
     const architecture = this.architecture ?? architectureOf(info);
     if (stext !== undefined) this.kernelStart = kernelImagePhysical(info, architecture, stext);
     const image = mappingsFromVmcoreinfo(info, architecture)[0];
-    if (image) this.kernelWindow = { start: image.physical, end: image.physical + BigInt(image.length) };
+    if (image) {
+      const window = { start: image.physical, end: image.physical + BigInt(image.length) };
+      this.kernelWindow = window;
+      // Copies met before the note (a report or log in page cache, a JSON string) must not take the slots the
+      // kernel's own banner needs.
+      const inWindow = this.banners.filter((b) => b.address >= window.start && b.address < window.end);
+      this.banners.splice(0, this.banners.length, ...inWindow);
+    }
     const utsVirtual = symbol(info, "init_uts_ns");
     const nameOffset = info.get("OFFSET(uts_namespace.name)");
     const utsPhysical =
@@ -178,7 +185,7 @@ export class KernelScan {
   /**
    * The banner that is the running kernel's: the one that ends with the kernel's uname version when that is
    * known (a kernel image can hold stale copies, e.g. one without the build number); else the first of the right
-   * release at or above _stext (kernel rodata), else of the right release, else any.
+   * release in the kernel image from _stext on (rodata), else of the right release, else any.
    */
   private preferredBanner(strict: boolean): FoundBanner | undefined {
     const release = this.release;
@@ -189,7 +196,11 @@ export class KernelScan {
     }
     const right = this.banners.filter((b) => !release || b.release === release);
     const start = this.kernelStart;
-    const inKernel = start === undefined ? undefined : right.find((b) => b.address >= start);
+    const end = this.kernelWindow?.end;
+    const inKernel =
+      start === undefined
+        ? undefined
+        : right.find((b) => b.address >= start && (end === undefined || b.address < end));
     if (strict) return inKernel;
     return inKernel ?? right[0] ?? this.banners[0];
   }
