@@ -57,7 +57,9 @@ export function registerAcquire(program: Command): void {
       const source = await openPhysical(choice);
       try {
         const planned = await source.map();
-        const kernel = await physicalKernel(source, source instanceof KcoreSource ? source : undefined);
+        const kernel = await source.coverage.aside(() =>
+          physicalKernel(source, source instanceof KcoreSource ? source : undefined),
+        );
         const priority = options.priority ? await kernelFirst(planned) : undefined;
         const map = priority?.ordered ?? planned;
         const description = {
@@ -84,6 +86,7 @@ export function registerAcquire(program: Command): void {
             ...options,
             output,
             kernel: kernel.witness,
+            beforeReport: async () => source.coverage.stop(),
             ...(priority ? { priorityFirst: priority.first } : {}),
           },
         );

@@ -15,8 +15,25 @@ export class Coverage {
     private readonly notOffered: readonly NotOffered[],
   ) {}
 
+  private counting = true;
+
   add(bytes: number): void {
-    this.read += bytes;
+    if (this.counting) this.read += bytes;
+  }
+
+  /** Reads made by `work` (the kernel's note, read before the pass) are not the image's: they are not counted. */
+  async aside<T>(work: () => Promise<T>): Promise<T> {
+    this.counting = false;
+    try {
+      return await work();
+    } finally {
+      this.counting = true;
+    }
+  }
+
+  /** The pass is over: later reads (the smear sample's re-reads) do not count as coverage. */
+  stop(): void {
+    this.counting = false;
   }
 
   get bytesRead(): number {
