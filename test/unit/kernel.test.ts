@@ -188,6 +188,20 @@ describe("KernelScan", () => {
   });
 });
 
+test("KernelScan: copies of the banner met before the note (a report in page cache) do not hide the kernel's own", () => {
+  const scan = new KernelScan();
+  const copies = Buffer.alloc(16384);
+  for (let i = 0; i < 20; i++) copies.write(`  "banner": "${BANNER}",\n`, i * 512, "latin1");
+  scan.observe(0x1000000n, copies);
+  scan.observe(0x2000000n, memoryNote(TEXT));
+  const rodata = Buffer.alloc(4096);
+  rodata.write(`${BANNER}\n`, 512, "latin1");
+  scan.observe(0x11d00000n, rodata); // in the kernel image: physical of _stext is 0x11c00000
+  const { banner } = scan.result();
+  assert.equal(banner?.text, BANNER);
+  assert.equal(banner?.address, 0x11d00000n + 512n);
+});
+
 describe("ELF vmcore layout", () => {
   const kernel = {
     physical: 0x2000n,
