@@ -119,12 +119,13 @@ rodata=$(grep "Kernel rodata" /proc/iomem | sed 's/^ *//; s/-.*//')
 dd if=/dev/urandom of="$1" bs=4096 seek=$((0x$rodata / 4096 + 16)) count=4 conv=notrunc 2>/dev/null
 `,
   );
-  // $1 the image, $2 lime.ko: LiME's image without its first record (the range below 640 KiB).
+  // $1 the image, $2 lime.ko: LiME's image without its first record (the range below 640 KiB), copied in blocks of
+  // that record's size (busybox tail copies through 9p a few KiB at a time: minutes).
   await writeFile(
     drop,
     `insmod "$2" "path=$1.full format=lime timeout=0" && rmmod lime || exit 1
 s=$(od -An -tu8 -j8 -N8 "$1.full"); e=$(od -An -tu8 -j16 -N8 "$1.full")
-tail -c +$((32 + e - s + 1 + 1)) "$1.full" > "$1"; rm -f "$1.full"
+dd if="$1.full" of="$1" bs=$((32 + e - s + 1)) skip=1 2>/dev/null; rm -f "$1.full"
 `,
   );
   const { code, out, stderr } = await validate([
