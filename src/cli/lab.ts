@@ -125,6 +125,7 @@ async function compare(guest: Guest, memoryMiB: number, keep: string | undefined
     ],
     ["coverage", coverage(vmReport, ram), coverage(inReport, ram)],
     ["source", `QEMU ${hypervisorVersion(vmReport)} over QMP`, inReport.source.kind],
+    ["kernel", kernelLine(vmReport), kernelLine(inReport)],
     ["kernel code", same, ""],
   ];
   const width = [12, 40];
@@ -163,6 +164,14 @@ async function readReport(image: string): Promise<Report> {
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The release and KASLR offset each side found in memory: both must name the same kernel at the same place. */
+function kernelLine(report: Report): string {
+  const k = report.kernel;
+  if (!k) return "unknown: no kernel section in the report";
+  const offset = k.kernelOffset.startsWith("unknown") ? "KASLR unknown" : `KASLR ${k.kernelOffset}`;
+  return `${k.osrelease.startsWith("unknown") ? "release unknown" : k.osrelease}, ${offset}`;
 }
 
 function hypervisorVersion(report: Report): string {

@@ -37,5 +37,9 @@ test("memimage lab: both images made and the kernel code identical in both", {
   assert.equal(pages[1], pages[2]);
   assert.ok(Number(pages[2]) > 100);
   assert.match(stdout, /100\.000% of System RAM/);
+  // Both sides found the kernel in memory, and the same one at the same place.
+  const kernel = /^kernel {2,}(\S+, KASLR 0x[0-9a-f]+) +(\S+, KASLR 0x[0-9a-f]+)$/m.exec(stdout);
+  assert.ok(kernel, stdout);
+  assert.equal(kernel[1], kernel[2]);
   t.diagnostic(stdout);
 });
