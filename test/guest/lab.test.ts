@@ -1,34 +1,20 @@
 // memimage lab end to end, as the README's first command runs it: provision (cached), boot, image the guest from
 // outside and inside, compare. A fresh guest of its own (the command boots it).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { exec } from "../../src/lab/exec.js";
+import { cliCommand } from "../helpers/cli.js";
 import { guestSkipReason } from "./harness.js";
 
-const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const skip = await guestSkipReason();
 
 test("memimage lab: both images made and the kernel code identical in both", {
   skip,
   timeout: 20 * 60_000,
 }, async (t) => {
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-    (resolve) => {
-      const child = spawn(process.execPath, [CLI, "lab", "--memory", "256M"], {
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let out = "";
-      let err = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => {
-        out += d;
-      });
-      child.stderr.setEncoding("utf8").on("data", (d: string) => {
-        err += d;
-      });
-      child.on("close", (c) => resolve({ code: c, stdout: out, stderr: err }));
-    },
-  );
+  const { code, stdout, stderr } = await exec(...cliCommand(["lab", "--memory", "256M"]), {
+    allowFailure: true,
+  });
   assert.equal(code, 0, stderr);
   assert.match(stdout, /256 MiB guest under QEMU TCG/);
   assert.match(stdout, /guest frozen \d+\.\d s/);

@@ -2,18 +2,17 @@
 // hypervisor's dumps (idle and busy), then two deliberately broken imagers (one flips bytes in kernel rodata,
 // one drops a range) that must be caught. Two guest boots, each by the command itself.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { validate as validateXml } from "fast-xml-parser";
+import { exec } from "../../src/lab/exec.js";
 import type { RunResult } from "../../src/validate/measure.js";
 import type { Summary } from "../../src/validate/summary.js";
+import { cliCommand } from "../helpers/cli.js";
 import { guestSkipReason } from "./harness.js";
 
-const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const skip = await guestSkipReason();
 const MINUTES = 60_000;
 const dir = await mkdtemp(join(tmpdir(), "memimage-validate-test-"));
@@ -25,27 +24,18 @@ interface Output {
   html: string;
 }
 
-function validate(args: string[]): Promise<{ code: number | null; out: Output; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, "validate", "--memory", "256M", "--json", ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    child.on("close", (code) => {
-      try {
-        resolve({ code, out: JSON.parse(stdout) as Output, stderr });
-      } catch {
-        reject(new Error(`validate exited ${code} without JSON:\n${stderr}\n${stdout}`));
-      }
-    });
-  });
+async function validate(args: string[]): Promise<{ code: number; out: Output; stderr: string }> {
+  const { code, stdout, stderr } = await exec(
+    ...cliCommand(["validate", "--memory", "256M", "--json", ...args]),
+    {
+      allowFailure: true,
+    },
+  );
+  try {
+    return { code, out: JSON.parse(stdout) as Output, stderr };
+  } catch {
+    throw new Error(`validate exited ${code} without JSON:\n${stderr}\n${stdout}`);
+  }
 }
 
 function line(r: RunResult): string {
