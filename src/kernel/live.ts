@@ -6,7 +6,7 @@ import { errnoCode } from "../core/errors.js";
 import { hex } from "../core/map.js";
 import type { Note } from "../formats/elf.js";
 import type { KcoreSource } from "../sources/kcore.js";
-import type { Source } from "../sources/source.js";
+import { readFully, type Source } from "../sources/source.js";
 import { mappingsFromKcore, mappingsFromVmcoreinfo, type VirtualMapping } from "./mapping.js";
 import { decodeMemoryNote, parseVmcoreinfo } from "./vmcoreinfo.js";
 import { KernelWitness, type KnownNote, vmcoreinfoNote } from "./witness.js";
@@ -32,11 +32,7 @@ export async function readLiveVmcoreinfo(
   if (size <= 0 || size > 1 << 20) return { why: `${sysfs} gives an implausible size ${size}` };
   const bytes = new Uint8Array(size);
   try {
-    for (let done = 0; done < size; ) {
-      const n = await source.read(address + BigInt(done), bytes.subarray(done));
-      if (n <= 0) return { why: `reading the note at ${hex(address)} returned nothing` };
-      done += n;
-    }
+    await readFully(source, address, bytes);
   } catch (error) {
     return { why: `the note at ${hex(address)} could not be read: ${(error as Error).message}` };
   }

@@ -2,23 +2,18 @@
 // change (kernel code and rodata), and the fraction of differing pages elsewhere (smear, a measurement).
 import { UnreadableError } from "../core/errors.js";
 import { type Span, subtractSpans } from "../core/map.js";
-import type { Source } from "../sources/source.js";
+import { readFully, type Source } from "../sources/source.js";
 
 const PAGE = 4096;
 
 /** Reads [start, start+length) fully; bytes the source cannot give come back as undefined pages. */
 export async function readSpan(source: Source, start: bigint, length: number): Promise<Buffer | undefined> {
   const out = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    try {
-      const n = await source.read(start + BigInt(done), out.subarray(done));
-      if (n <= 0) return undefined;
-      done += n;
-    } catch (error) {
-      if (error instanceof UnreadableError) return undefined;
-      throw error;
-    }
+  try {
+    await readFully(source, start, out);
+  } catch (error) {
+    if (error instanceof UnreadableError) return undefined;
+    throw error;
   }
   return out;
 }

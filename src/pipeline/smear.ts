@@ -7,7 +7,7 @@
 import { createHash, randomInt } from "node:crypto";
 import { UnreadableError } from "../core/errors.js";
 import { hex, type Region, type Span } from "../core/map.js";
-import type { Source } from "../sources/source.js";
+import { readFully, type Source } from "../sources/source.js";
 
 const PAGE = 4096;
 /** 32 bytes of hash and 8 of address a page: 2^18 pages cost 10 MiB, within the tool's memory budget. */
@@ -114,14 +114,6 @@ export class SmearSampler {
       rereadEndMs: elapsed(),
       examples,
     };
-  }
-}
-
-async function readFully(source: Source, address: bigint, into: Uint8Array): Promise<void> {
-  for (let done = 0; done < into.length; ) {
-    const n = await source.read(address + BigInt(done), into.subarray(done));
-    if (n <= 0) throw new UnreadableError("the source returned no bytes");
-    done += n;
   }
 }
 

@@ -1,4 +1,5 @@
-import type { AddressSpace, Region } from "../core/map.js";
+import { UnreadableError } from "../core/errors.js";
+import { type AddressSpace, hex, type Region } from "../core/map.js";
 
 /** What a report says about where the bytes came from. */
 export interface SourceDescription {
@@ -21,4 +22,24 @@ export interface Source {
   map(): Promise<Region[]>;
   read(address: bigint, into: Uint8Array): Promise<number>;
   close(): Promise<void>;
+}
+
+/**
+ * Fills `into` from `address`, asking again after short reads. Throws UnreadableError, naming the address, where
+ * the source cannot give a byte (its own error, or no bytes returned).
+ */
+export async function readFully(source: Source, address: bigint, into: Uint8Array): Promise<void> {
+  for (let done = 0; done < into.length; ) {
+    const at = address + BigInt(done);
+    let n: number;
+    try {
+      n = await source.read(at, into.subarray(done));
+    } catch (error) {
+      if (error instanceof UnreadableError)
+        throw new UnreadableError(`no bytes at ${hex(at)}: ${error.reason}`);
+      throw error;
+    }
+    if (n <= 0) throw new UnreadableError(`the source ends before ${hex(at)}`);
+    done += n;
+  }
 }

@@ -3,7 +3,7 @@
 // but a page that did not change must be in the image byte for byte. Streams 1 MiB at a time from each file.
 import { UnreadableError } from "../core/errors.js";
 import { hex, regionEnd, type Span } from "../core/map.js";
-import type { Source } from "../sources/source.js";
+import { readFully, type Source } from "../sources/source.js";
 
 export const PAGE = 4096;
 
@@ -111,48 +111,37 @@ export async function classifyPages(
   const b = Buffer.alloc(STEP);
   const a = Buffer.alloc(STEP);
   const i = Buffer.alloc(STEP);
-  for (const span of spans) {
-    for (let offset = 0; offset < span.length; offset += STEP) {
-      const start = span.start + BigInt(offset);
-      const length = Math.min(STEP, span.length - offset);
-      await readFully(before, start, b.subarray(0, length), "the dump before");
-      await readFully(after, start, a.subarray(0, length), "the dump after");
-      const have = intersect(image.stored, start, length);
-      for (const part of have)
-        await readFully(
-          image.source,
-          part.start,
-          i.subarray(Number(part.start - start)).subarray(0, part.length),
-          "the image",
-        );
-      result.bytesInImage += have.reduce((n, s) => n + s.length, 0);
-      result.bytesCompared += length;
-      // Pages are cut at frame boundaries, so a span starting mid-frame gives a short first page.
-      let p = 0;
-      while (p < length) {
-        const address = start + BigInt(p);
-        const frame = address / BigInt(PAGE);
-        const size = Math.min(length - p, Number((frame + 1n) * BigInt(PAGE) - address));
-        const pb = b.subarray(p, p + size);
-        const pa = a.subarray(p, p + size);
-        const n = Number(frame);
-        const meanwhile = changedMeanwhile?.[n] === 1;
-        if (meanwhile || !pb.equals(pa)) result.changedPages++;
-        let cls: PageClass;
-        if (covers(have, address, size)) cls = classifyPage(i.subarray(p, p + size), pb, pa, meanwhile);
-        else if (overlaps(image.declared, address, size)) cls = PageClass.declared;
-        else cls = PageClass.missing;
-        // A frame shared by two spans keeps its worse class.
-        if (cls > (result.classes[n] ?? 0)) result.classes[n] = cls;
-        result.counts[PAGE_CLASSES[cls]]++;
-        if (cls === PageClass.error && isZero(pb)) result.errorZeroPages++;
-        if (
-          (cls === PageClass.missing || cls === PageClass.error) &&
-          result.examples[PAGE_CLASSES[cls]].length < 8
-        )
-          result.examples[PAGE_CLASSES[cls]].push(hex(address));
-        p += size;
-      }
+  for (const { start, length } of chunks(spans)) {
+    await readExactly(before, start, b.subarray(0, length), "the dump before");
+    await readExactly(after, start, a.subarray(0, length), "the dump after");
+    const have = intersect(image.stored, start, length);
+    for (const part of have)
+      await readExactly(
+        image.source,
+        part.start,
+        i.subarray(Number(part.start - start)).subarray(0, part.length),
+        "the image",
+      );
+    result.bytesInImage += have.reduce((n, s) => n + s.length, 0);
+    result.bytesCompared += length;
+    for (const { address, frame, p, size } of pages(start, length)) {
+      const pb = b.subarray(p, p + size);
+      const pa = a.subarray(p, p + size);
+      const meanwhile = changedMeanwhile?.[frame] === 1;
+      if (meanwhile || !pb.equals(pa)) result.changedPages++;
+      let cls: PageClass;
+      if (covers(have, address, size)) cls = classifyPage(i.subarray(p, p + size), pb, pa, meanwhile);
+      else if (overlaps(image.declared, address, size)) cls = PageClass.declared;
+      else cls = PageClass.missing;
+      // A frame shared by two spans keeps its worse class.
+      if (cls > (result.classes[frame] ?? 0)) result.classes[frame] = cls;
+      result.counts[PAGE_CLASSES[cls]]++;
+      if (cls === PageClass.error && isZero(pb)) result.errorZeroPages++;
+      if (
+        (cls === PageClass.missing || cls === PageClass.error) &&
+        result.examples[PAGE_CLASSES[cls]].length < 8
+      )
+        result.examples[PAGE_CLASSES[cls]].push(hex(address));
     }
   }
   return result;
@@ -167,21 +156,35 @@ export async function markChanges(
 ): Promise<void> {
   const b = Buffer.alloc(STEP);
   const s = Buffer.alloc(STEP);
-  for (const span of spans) {
-    for (let offset = 0; offset < span.length; offset += STEP) {
-      const start = span.start + BigInt(offset);
-      const length = Math.min(STEP, span.length - offset);
-      await readFully(before, start, b.subarray(0, length), "the dump before");
-      await readFully(sample, start, s.subarray(0, length), "a dump during the window");
-      let p = 0;
-      while (p < length) {
-        const address = start + BigInt(p);
-        const frame = address / BigInt(PAGE);
-        const size = Math.min(length - p, Number((frame + 1n) * BigInt(PAGE) - address));
-        if (!b.subarray(p, p + size).equals(s.subarray(p, p + size))) changed[Number(frame)] = 1;
-        p += size;
-      }
-    }
+  for (const { start, length } of chunks(spans)) {
+    await readExactly(before, start, b.subarray(0, length), "the dump before");
+    await readExactly(sample, start, s.subarray(0, length), "a dump during the window");
+    for (const { frame, p, size } of pages(start, length))
+      if (!b.subarray(p, p + size).equals(s.subarray(p, p + size))) changed[frame] = 1;
+  }
+}
+
+/** The spans in pieces of at most STEP bytes, each read into the comparison buffers at once. */
+function* chunks(spans: readonly Span[]): Generator<{ start: bigint; length: number }> {
+  for (const span of spans)
+    for (let offset = 0; offset < span.length; offset += STEP)
+      yield { start: span.start + BigInt(offset), length: Math.min(STEP, span.length - offset) };
+}
+
+/**
+ * The pages of a chunk, cut at frame boundaries (a span starting mid-frame gives a short first page): `p` is the
+ * page's offset in the chunk, `frame` its page frame number.
+ */
+function* pages(
+  start: bigint,
+  length: number,
+): Generator<{ address: bigint; frame: number; p: number; size: number }> {
+  for (let p = 0; p < length; ) {
+    const address = start + BigInt(p);
+    const frame = address / BigInt(PAGE);
+    const size = Math.min(length - p, Number((frame + 1n) * BigInt(PAGE) - address));
+    yield { address, frame: Number(frame), p, size };
+    p += size;
   }
 }
 
@@ -192,19 +195,12 @@ export function frameCount(spans: readonly Span[]): number {
 }
 
 /** Reads exactly into.length bytes from address; a dump or image that cannot give them is an error. */
-async function readFully(source: Source, address: bigint, into: Uint8Array, what: string): Promise<void> {
-  let done = 0;
-  while (done < into.length) {
-    let n: number;
-    try {
-      n = await source.read(address + BigInt(done), into.subarray(done));
-    } catch (error) {
-      if (error instanceof UnreadableError)
-        throw new Error(`${what} holds no bytes at ${hex(address + BigInt(done))}: ${error.reason}`);
-      throw error;
-    }
-    if (n <= 0) throw new Error(`${what} ends before ${hex(address + BigInt(done))}`);
-    done += n;
+async function readExactly(source: Source, address: bigint, into: Uint8Array, what: string): Promise<void> {
+  try {
+    await readFully(source, address, into);
+  } catch (error) {
+    if (error instanceof UnreadableError) throw new Error(`${what}: ${error.reason}`);
+    throw error;
   }
 }
 
