@@ -21,6 +21,8 @@ export interface GuestOptions {
   bootTimeoutMs?: number;
   /** Keep the run directory after shutdown (for debugging). */
   keep?: boolean;
+  /** More QEMU arguments, e.g. a TCG plugin; {run} stands for the run directory. */
+  qemuArgs?: string[];
   lab?: Lab;
 }
 
@@ -147,6 +149,7 @@ export class Guest {
       ...fsdev("out", runDir, ""),
       "-device",
       "virtio-9p-pci,fsdev=out,mount_tag=out",
+      ...(options.qemuArgs ?? []).map((arg) => arg.replaceAll("{run}", runDir)),
     ];
     killAllOnExit();
     const child = spawn(lab.qemu, args, { stdio: ["ignore", "ignore", "pipe"] });
