@@ -8,6 +8,7 @@ import { parseSize } from "../core/units.js";
 import { Guest } from "../lab/guest.js";
 import { buildLime } from "../lab/lime.js";
 import { provisionLab } from "../lab/provision.js";
+import { WRITE_LOG_MAX_MEMORY_MIB, WriteLog, writeLogArgs, writeLogPlugin } from "../lab/write-log.js";
 import { writeNewFile } from "../report/files.js";
 import { renderHtml } from "../validate/html.js";
 import { guestFacts, measure, type RunResult } from "../validate/measure.js";
@@ -21,7 +22,8 @@ interface ValidateOptions {
   memory: string;
   cpus: string;
   runs: string;
-  sampleEvery: string;
+  sampleEvery?: string;
+  writeLog: boolean;
   workload: string[];
   json?: boolean;
   html?: string;
@@ -46,9 +48,9 @@ export function registerValidate(program: Command): void {
     .option("--runs <n>", "runs of each tool on each workload", "1")
     .option(
       "--sample-every <seconds>",
-      "dump the guest also every this many seconds while the imager runs, to see changes undone by the end (0: never)",
-      "5",
+      "dump the guest also every this many seconds while the imager runs, to see changes undone by the end (0: never; default 0 with the write log, 5 without)",
     )
+    .option("--no-write-log", "do not record the guest's stores with the QEMU plugin (the guest runs faster)")
     .option("--workload <idle|busy>", "what the guest does meanwhile (repeatable)", collect)
     .option("--json", "the results as JSON on stdout")
     .option("--html <path>", "write the HTML report here (default: memimage-validate-TIME.html)")
@@ -84,9 +86,6 @@ async function validate(options: ValidateOptions): Promise<number> {
     throw new MemimageError("usage", "--tool-format is raw or padded (other formats say so in their header)");
   const runs = positive(options.runs, "--runs");
   const cpus = positive(options.cpus, "--cpus");
-  const sampleEverySeconds = Number(options.sampleEvery);
-  if (!(sampleEverySeconds >= 0))
-    throw new MemimageError("usage", "--sample-every must be a number of seconds (0: never)");
   const memoryMiB = Math.floor(parseSize(options.memory) / 2 ** 20);
   if (memoryMiB < 128) throw new MemimageError("usage", "--memory must be at least 128M");
   const startedAt = new Date();
@@ -100,8 +99,24 @@ async function validate(options: ValidateOptions): Promise<number> {
   const lab = await provisionLab();
   const needsLime = tools.some((t) => t.template.includes("{lime}"));
   const lime = needsLime ? await buildLime(lab.kernel.release) : undefined;
+  const plugin = options.writeLog ? await writeLogPlugin() : { unavailable: "--no-write-log" };
+  const logged =
+    "path" in plugin && memoryMiB > WRITE_LOG_MAX_MEMORY_MIB
+      ? { unavailable: `the guest has more than ${WRITE_LOG_MAX_MEMORY_MIB} MiB` }
+      : plugin;
+  if ("unavailable" in logged && options.writeLog)
+    say(`no write log (${logged.unavailable}): only dumps show which pages changed`);
+  const sampleEverySeconds = Number(options.sampleEvery ?? ("path" in logged ? 0 : 5));
+  if (!(sampleEverySeconds >= 0))
+    throw new MemimageError("usage", "--sample-every must be a number of seconds (0: never)");
   say(`booting Debian ${lab.kernel.release}, ${memoryMiB} MiB, ${cpus} vCPUs, QEMU TCG...`);
-  const guest = await Guest.boot({ lab, memoryMiB, cpus });
+  const guest = await Guest.boot({
+    lab,
+    memoryMiB,
+    cpus,
+    ...("path" in logged ? { qemuArgs: writeLogArgs(logged.path, memoryMiB) } : {}),
+  });
+  const writeLog = "path" in logged ? WriteLog.in(guest.runDir) : undefined;
   const results: RunResult[] = [];
   let facts: Awaited<ReturnType<typeof guestFacts>>;
   try {
@@ -115,6 +130,7 @@ async function validate(options: ValidateOptions): Promise<number> {
             workload,
             run,
             sampleEverySeconds,
+            ...(writeLog ? { writeLog } : {}),
             ...(options.toolFormat ? { toolFormat: options.toolFormat } : {}),
             ...(lime ? { lime } : {}),
             ...(keepDir ? { keepDir } : {}),

@@ -18,16 +18,16 @@ export const PageClass = {
   /** Identical to the dump after only: it changed before the imager read it. */
   after: 3,
   /**
-   * The image holds neither version and the page changed during the window: it differs between the dumps, or a
-   * dump taken during the window differs from the one before (a change undone by the end, such as a page table
-   * cleared before it is freed). An intermediate state: still smear.
+   * The image holds neither version and the page changed during the window: it differs between the dumps, the
+   * guest's write log saw a store to it, or a dump taken during the window differs from the one before (a change
+   * undone by the end, such as a page table cleared before it is freed). An intermediate state: still smear.
    */
   between: 4,
   /** The imager declared it could not read the page (its report lists it unreadable). */
   declared: 5,
   /** Not in the image, and nothing declared it missing. */
   missing: 6,
-  /** Identical in both dumps but different in the image: wrong, whatever the timing. */
+  /** Identical in both dumps, never written meanwhile, but different in the image: wrong, whatever the timing. */
   error: 7,
 } as const;
 export type PageClass = (typeof PageClass)[keyof typeof PageClass];
@@ -44,7 +44,7 @@ export const PAGE_CLASSES = [
 ] as const;
 export type PageClassName = (typeof PAGE_CLASSES)[number];
 
-/** `changedMeanwhile`: a dump taken during the window found the page different from the one before. */
+/** `changedMeanwhile`: the write log or a dump taken during the window saw the page change. */
 export function classifyPage(
   image: Uint8Array,
   before: Uint8Array,
@@ -76,6 +76,13 @@ export interface Classification {
   bytesCompared: number;
   /** Pages whose bytes differ between the two dumps, or in a dump taken meanwhile, whatever the image holds. */
   changedPages: number;
+  /** Pages the write log saw stored to (stores of the same bytes count too); undefined without a log. */
+  writtenPages?: number;
+  /**
+   * Pages whose bytes changed (between the dumps or in a dump taken meanwhile) that the write log did not see:
+   * the log's blind spots (device DMA, the MMU's accessed/dirty bits). Undefined without a log.
+   */
+  changedUnlogged?: number;
   /**
    * Error pages that are all zeros in both dumps: most likely memory made and cleared again between two dumps (a
    * page table torn down, a page zeroed when allocated again), which the dumps cannot tell from a wrong image.
@@ -87,6 +94,14 @@ export interface Classification {
 
 const STEP = 256 * PAGE;
 
+/** What else says a page changed during the window, one byte per page frame (1: changed). */
+export interface ChangeEvidence {
+  /** A dump taken during the window differed from the dump before. */
+  sampled?: Uint8Array;
+  /** The guest's write log saw a store to the page. */
+  written?: Uint8Array;
+}
+
 /**
  * Compares `image` with the dumps over `spans` (ascending, e.g. System RAM). A page is a frame clipped to its
  * span, so a partial page at a range's end is compared on the bytes it has.
@@ -96,8 +111,9 @@ export async function classifyPages(
   before: Source,
   after: Source,
   spans: readonly Span[],
-  changedMeanwhile?: Uint8Array,
+  evidence: ChangeEvidence = {},
 ): Promise<Classification> {
+  const { sampled, written } = evidence;
   const frames = frameCount(spans);
   const result: Classification = {
     classes: new Uint8Array(frames),
@@ -106,6 +122,7 @@ export async function classifyPages(
     bytesCompared: 0,
     changedPages: 0,
     errorZeroPages: 0,
+    ...(written ? { writtenPages: 0, changedUnlogged: 0 } : {}),
     examples: { missing: [], error: [] },
   };
   const b = Buffer.alloc(STEP);
@@ -127,8 +144,13 @@ export async function classifyPages(
     for (const { address, frame, p, size } of pages(start, length)) {
       const pb = b.subarray(p, p + size);
       const pa = a.subarray(p, p + size);
-      const meanwhile = changedMeanwhile?.[frame] === 1;
-      if (meanwhile || !pb.equals(pa)) result.changedPages++;
+      const changedInDumps = sampled?.[frame] === 1 || !pb.equals(pa);
+      const stored = written?.[frame] === 1;
+      const meanwhile = changedInDumps || stored;
+      if (changedInDumps) result.changedPages++;
+      if (stored && result.writtenPages !== undefined) result.writtenPages++;
+      if (written && changedInDumps && !stored && result.changedUnlogged !== undefined)
+        result.changedUnlogged++;
       let cls: PageClass;
       if (covers(have, address, size)) cls = classifyPage(i.subarray(p, p + size), pb, pa, meanwhile);
       else if (overlaps(image.declared, address, size)) cls = PageClass.declared;

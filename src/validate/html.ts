@@ -60,6 +60,7 @@ export function renderHtml(input: HtmlInput): string {
         "pages changed during the window",
         r.footprint.changedPages === undefined ? "unknown" : String(r.footprint.changedPages),
       ],
+      ["changes seen by", r.changesSeenBy],
       [
         "dumps taken while the imager ran",
         r.samples.everySeconds > 0
@@ -95,7 +96,7 @@ th { background: #eeeeee; }
 <body>
 <h1>memimage validate</h1>
 <p>${escapeXml(`Command: ${input.command}`)}<br/>${escapeXml(`Started ${input.startedAt}. Guest: Debian ${facts.release}, ${facts.memoryMiB} MiB, ${facts.cpus} vCPUs, QEMU ${facts.qemu} (TCG). System RAM: ${facts.ram.reduce((n, s) => n + s.length, 0)} bytes.`)}</p>
-<p>Ground truth: the hypervisor's dump of the paused guest (QMP dump-guest-memory, paging off) just before and just after the imager ran, and every few seconds while it ran. A page identical to both dumps is correct; identical to one of them, or different from both where some dump saw the page change, is smear (the page changed during the window); different from both where no dump saw it change is an error (a change made and undone between two dumps looks the same: see docs/validation.md). Figures over several runs read min/median/max.</p>
+<p>Ground truth: the hypervisor's dump of the paused guest (QMP dump-guest-memory, paging off) just before and just after the imager ran, and the guest's write log (a QEMU plugin that records every page the guest's vCPUs store to in between) or, without it, dumps taken every few seconds meanwhile. A page identical to both dumps is correct; identical to one of them, or different from both where the dumps or the log saw the page change, is smear (the page changed during the window); different from both where nothing saw it change is an error. Each run says what saw changes; see docs/validation.md. Figures over several runs read min/median/max.</p>
 ${table(rows)}
 ${runs.join("\n")}
 </body>

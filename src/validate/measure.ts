@@ -6,10 +6,19 @@ import { basename, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Span, totalLength } from "../core/map.js";
 import type { Guest } from "../lab/guest.js";
+import type { WriteLog } from "../lab/write-log.js";
 import type { Report } from "../report/report.js";
 import { openImage } from "../sources/image.js";
 import { namedRange, parseIomem, systemRam } from "../sources/iomem.js";
-import { type Classification, classifyPages, frameCount, markChanges, PAGE, PageClass } from "./classify.js";
+import {
+  type ChangeEvidence,
+  type Classification,
+  classifyPages,
+  frameCount,
+  markChanges,
+  PAGE,
+  PageClass,
+} from "./classify.js";
 import { openToolImage } from "./tool-image.js";
 import { expand, type ToolSpec } from "./tools.js";
 import { startScript, stopScript, type Workload } from "./workload.js";
@@ -57,6 +66,8 @@ export interface RunInput {
   keepDir?: string;
   /** Seconds between the dumps taken while the imager runs (0: none). */
   sampleEverySeconds: number;
+  /** The guest's write log, if its QEMU loaded the plugin. */
+  writeLog?: WriteLog;
 }
 
 export type Unknown = `unknown: ${string}`;
@@ -87,7 +98,13 @@ export interface RunResult {
     errorsZeroInDumps: number;
     missing: number;
     declaredUnreadable: number;
+    /** Pages the write log saw stored to during the window (see Classification.writtenPages). */
+    written?: number;
+    /** Pages whose bytes changed though the write log saw no store (see Classification.changedUnlogged). */
+    changedUnlogged?: number;
   };
+  /** What told validate that a page changed during the window. */
+  changesSeenBy: string;
   kernelIdentical?: "yes" | "no" | Unknown;
   /** Pages of kernel code and rodata not identical to both dumps. */
   kernelPagesDiffering?: number | Unknown;
@@ -127,11 +144,14 @@ export async function measure(guest: Guest, facts: GuestFacts, input: RunInput):
   const start = startScript(input.workload);
   const stop = stopScript(input.workload);
   const samplePath = guest.path(`${id}.sample.elf`);
-  const changedMeanwhile = new Uint8Array(frameCount(facts.ram));
+  const logPath = guest.path(`${id}.written`);
+  const sampled = new Uint8Array(frameCount(facts.ram));
+  let written: Uint8Array | undefined;
   const samples = { count: 0, everySeconds: input.sampleEverySeconds };
+  const log = input.writeLog;
   const base: Pick<
     RunResult,
-    "tool" | "workload" | "run" | "command" | "systemRamBytes" | "readTimes" | "samples"
+    "tool" | "workload" | "run" | "command" | "systemRamBytes" | "readTimes" | "samples" | "changesSeenBy"
   > = {
     tool: input.tool.name,
     workload: input.workload,
@@ -140,6 +160,11 @@ export async function measure(guest: Guest, facts: GuestFacts, input: RunInput):
     systemRamBytes: totalLength(facts.ram),
     readTimes: "unknown: the imager wrote no per-block read times",
     samples,
+    changesSeenBy: listed([
+      "the two dumps",
+      ...(log ? ["the guest's write log"] : []),
+      ...(input.sampleEverySeconds > 0 ? [`a dump every ${input.sampleEverySeconds} s meanwhile`] : []),
+    ]),
   };
   let toolExit: number;
   let toolStderr: string;
@@ -149,7 +174,7 @@ export async function measure(guest: Guest, facts: GuestFacts, input: RunInput):
     await sleep(2000); // let the workload reach its steady state before the window opens
   }
   try {
-    await groundTruth(guest, beforePath);
+    await groundTruth(guest, beforePath, () => log?.start());
     const opened = Date.now();
     const timed = facts.gnuTime ? `/usr/bin/time -f "%e %M" -o ${timePath} ` : "";
     const running = guest.run(`${timed}sh ${scriptPath}`, 60 * 60_000);
@@ -167,11 +192,15 @@ export async function measure(guest: Guest, facts: GuestFacts, input: RunInput):
       if (done) break;
       await groundTruth(guest, samplePath);
       samples.count++;
-      await foldSample(beforePath, samplePath, facts.ram, changedMeanwhile);
+      await foldSample(beforePath, samplePath, facts.ram, sampled);
     }
     const r = await running;
     windowSeconds = (Date.now() - opened) / 1000;
-    await groundTruth(guest, afterPath);
+    await groundTruth(guest, afterPath, async () => {
+      if (!log) return;
+      written = (await log.save(logPath)).written;
+      await log.stop();
+    });
     toolExit = r.code;
     toolStderr = r.stderr.trim();
   } finally {
@@ -184,9 +213,10 @@ export async function measure(guest: Guest, facts: GuestFacts, input: RunInput):
     input.tool.rssCaveat ??
     (measured ? measured.maxRssKiB * 1024 : "unknown: no GNU time (/usr/bin/time) in the guest");
   const files = [out, `${out}.report.json`, beforePath, afterPath];
-  const result = await compare(facts, input, out, beforePath, afterPath, changedMeanwhile).catch(
-    (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }) as const,
-  );
+  const result = await compare(facts, input, out, beforePath, afterPath, {
+    sampled,
+    ...(written ? { written } : {}),
+  }).catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }) as const);
   const label = `${/^[a-z]+$/.test(input.tool.name) ? input.tool.name : "command"}-${input.workload}-${input.run}`;
   const kept = input.keepDir ? await keep(files, input.keepDir, id, label) : undefined;
   await Promise.all([...files, timePath, scriptPath].map((f) => rm(f, { force: true })));
@@ -217,6 +247,8 @@ export async function measure(guest: Guest, facts: GuestFacts, input: RunInput):
     errorsZeroInDumps: c.errorZeroPages,
     missing: c.counts.missing,
     declaredUnreadable: c.counts.declared,
+    ...(c.writtenPages !== undefined ? { written: c.writtenPages } : {}),
+    ...(c.changedUnlogged !== undefined ? { changedUnlogged: c.changedUnlogged } : {}),
   };
   const kernelPagesDiffering = kernelDiffering(c, facts);
   const kernelIdentical =
@@ -227,7 +259,7 @@ export async function measure(guest: Guest, facts: GuestFacts, input: RunInput):
       : kernelPagesDiffering;
   if (pages.errors > 0)
     failures.push(
-      `${pages.errors} pages differ from both dumps where no dump saw memory change, ${pages.errorsZeroInDumps} of them zeros in every dump (${c.examples.error.join(", ")})`,
+      `${pages.errors} pages differ from both dumps where nothing saw memory change (${base.changesSeenBy}), ${pages.errorsZeroInDumps} of them zeros in every dump (${c.examples.error.join(", ")})`,
     );
   if (pages.missing > 0)
     failures.push(
@@ -279,13 +311,13 @@ async function compare(
   out: string,
   beforePath: string,
   afterPath: string,
-  changedMeanwhile: Uint8Array,
+  evidence: ChangeEvidence,
 ) {
   const image = await openToolImage(out, facts.ram, input.toolFormat);
   const before = await openImage(beforePath, { format: "elf" });
   const after = await openImage(afterPath, { format: "elf" });
   try {
-    const c = await classifyPages(image, before.source, after.source, facts.ram, changedMeanwhile);
+    const c = await classifyPages(image, before.source, after.source, facts.ram, evidence);
     return { c, image, report: image.report };
   } finally {
     await Promise.all([image.source.close(), before.source.close(), after.source.close()]);
@@ -309,11 +341,18 @@ async function foldSample(
   }
 }
 
-/** Pauses the guest, has QEMU dump its RAM (paging off) into a host file, and resumes it. */
-async function groundTruth(guest: Guest, path: string): Promise<void> {
+/**
+ * Pauses the guest, has QEMU dump its RAM (paging off) into a host file, does `whilePaused`, and resumes it.
+ */
+async function groundTruth(
+  guest: Guest,
+  path: string,
+  whilePaused?: () => Promise<unknown> | undefined,
+): Promise<void> {
   await guest.qmp.execute("stop");
   try {
     await guest.qmp.execute("dump-guest-memory", { paging: false, protocol: `file:${path}` });
+    await whilePaused?.();
   } finally {
     await guest.qmp.execute("cont");
   }
@@ -341,6 +380,13 @@ function readTimes(report: Report, frames: number): Float32Array | undefined {
     for (let f = first; f < Math.min(first + count, frames); f++) ms[f] = (startMs + endMs) / 2;
   }
   return ms;
+}
+
+/** "a", "a and b", "a, b and c". */
+function listed(items: string[]): string {
+  return items.length < 2
+    ? (items[0] ?? "")
+    : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
 }
 
 /** The end of what the imager printed: an uncaught exception's message sits above Node's version line. */

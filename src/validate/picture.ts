@@ -23,7 +23,7 @@ export const CLASS_LABELS: Record<PageClassName, string> = {
   between: "smear: neither (changed during the window)",
   declared: "declared unreadable by the imager",
   missing: "missing, not declared",
-  error: "error: neither dump, and no dump saw it change",
+  error: "error: neither dump, and nothing saw it change",
 };
 
 const COLUMNS = 128;

@@ -24,6 +24,7 @@ export interface Summary {
   throughputMBps?: Spread;
   peakRssBytes?: Spread;
   changedPages?: Spread;
+  writtenPages?: Spread;
 }
 
 export function spread(values: readonly (number | string | undefined)[]): Spread | undefined {
@@ -97,6 +98,10 @@ export function summarise(results: readonly RunResult[]): Summary[] {
         "changedPages",
         runs.map((r) => r.footprint.changedPages),
       ),
+      ...optional(
+        "writtenPages",
+        runs.map((r) => r.pages?.written),
+      ),
     };
   });
 }
@@ -115,6 +120,7 @@ const HEADERS = [
   "MB/s",
   "peak RSS MiB",
   "changed pages",
+  "written pages",
 ] as const;
 
 /** One row per tool and workload; a figure over several runs reads min/median/max. */
@@ -137,6 +143,7 @@ export function tableRows(summaries: readonly Summary[]): string[][] {
       show(s.throughputMBps, (n) => n.toFixed(1)),
       show(s.peakRssBytes, (n) => (n / 2 ** 20).toFixed(1)),
       show(s.changedPages),
+      s.writtenPages ? show(s.writtenPages) : "no log",
     ]),
   ];
 }

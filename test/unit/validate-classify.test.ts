@@ -120,10 +120,38 @@ describe("classifying a hand-written LiME image against two dumps", () => {
     assert.deepEqual([...changed.subarray(0, 8)], [0, 0, 0, 0, 0, 1, 0, 0]);
     const image = await openToolImage(path, ram);
     try {
-      const c = await classifyPages(image, dumpBefore, dumpAfter, ram, changed);
+      const c = await classifyPages(image, dumpBefore, dumpAfter, ram, { sampled: changed });
       assert.equal(c.counts.error, 0);
       assert.equal(c.counts.between, 2);
       assert.equal(c.changedPages, 4);
+      assert.equal(c.writtenPages, undefined, "no write log, no figure");
+    } finally {
+      await image.source.close();
+    }
+  });
+
+  test("the write log turns an error into a change undone by the end, and counts what it did not see", async () => {
+    const path = join(dir, "image4.lime");
+    await writeFile(path, Buffer.concat([limeRecord(0x1000, imaged), limeRecord(0x10000, tail)]));
+    // Stores seen at 0x1000 (same bytes written again: identical stays identical) and at 0x5000 (undone by the
+    // end); none at 0x2000-0x4fff, which the dumps show changed.
+    const written = new Uint8Array(frameCount(ram));
+    written[1] = 1;
+    written[5] = 1;
+    const image = await openToolImage(path, ram);
+    try {
+      const c = await classifyPages(image, dumpBefore, dumpAfter, ram, { written });
+      assert.equal(c.counts.error, 0);
+      assert.equal(c.counts.identical, 2);
+      assert.equal(c.counts.between, 2, "0x4000 (dumps differ) and 0x5000 (written)");
+      assert.equal(c.changedPages, 3, "content changes only: the dumps differ at 0x2000-0x4fff");
+      assert.equal(c.writtenPages, 2);
+      assert.equal(c.changedUnlogged, 3, "0x2000-0x4fff changed without a store in the log");
+      // Without the store at 0x5000, the flipped byte there is an error again.
+      written[5] = 0;
+      const again = await classifyPages(image, dumpBefore, dumpAfter, ram, { written });
+      assert.equal(again.counts.error, 1);
+      assert.deepEqual(again.examples.error, ["0x5000"]);
     } finally {
       await image.source.close();
     }
@@ -203,7 +231,7 @@ describe("the picture and the report", () => {
     classes[200] = PageClass.error;
     const svg = renderPicture({ title: "a <test> & more", classes, readTimes: "unknown: no read times" });
     assert.equal(validateXml(svg), true);
-    assert.match(svg, /fill="#e53935"><title>error: neither dump, and no dump saw it change<\/title>/);
+    assert.match(svg, /fill="#e53935"><title>error: neither dump, and nothing saw it change<\/title>/);
     assert.match(svg, /unknown: no read times/);
     assert.match(svg, /a &lt;test&gt; &amp; more/);
   });
@@ -227,6 +255,7 @@ describe("the picture and the report", () => {
       workload: "idle",
       run: n,
       command: "memimage acquire -o x",
+      changesSeenBy: "the two dumps",
       toolExit: 0,
       passed: errors === 0,
       failures: errors ? [`${errors} error pages`] : [],
