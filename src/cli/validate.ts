@@ -99,7 +99,7 @@ async function validate(options: ValidateOptions): Promise<number> {
   const lab = await provisionLab();
   const needsLime = tools.some((t) => t.template.includes("{lime}"));
   const lime = needsLime ? await buildLime(lab.kernel.release) : undefined;
-  const plugin = options.writeLog ? await writeLogPlugin() : { unavailable: "--no-write-log" };
+  const plugin = options.writeLog ? await writeLogPlugin(lab.qemu) : { unavailable: "--no-write-log" };
   const logged =
     "path" in plugin && memoryMiB > WRITE_LOG_MAX_MEMORY_MIB
       ? { unavailable: `the guest has more than ${WRITE_LOG_MAX_MEMORY_MIB} MiB` }

@@ -18,8 +18,19 @@ const PAGE = 4096;
  */
 export const WRITE_LOG_MAX_MEMORY_MIB = 3584;
 
-/** The plugin's path, built if needed; or why there is none (no compiler, no source, a failed build). */
-export async function writeLogPlugin(): Promise<{ path: string } | { unavailable: string }> {
+/**
+ * The plugin's path, built if needed; or why there is none (a QEMU without plugin support, no compiler, no
+ * source, a failed build).
+ */
+export async function writeLogPlugin(qemu: string): Promise<{ path: string } | { unavailable: string }> {
+  const probe = await exec(
+    qemu,
+    ["-plugin", "/nonexistent/memimage-probe.so", "-M", "none", "-display", "none"],
+    {
+      allowFailure: true,
+    },
+  );
+  if (/invalid option/.test(probe.stderr)) return { unavailable: `${qemu} was built without plugin support` };
   const source = await readFile(SOURCE).catch(() => undefined);
   if (!source) return { unavailable: `its source ${SOURCE} is missing` };
   const gcc = await which("gcc");

@@ -6,6 +6,7 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Guest } from "../../src/lab/guest.js";
+import { provisionLab } from "../../src/lab/provision.js";
 import { WriteLog, writeLogArgs, writeLogPlugin } from "../../src/lab/write-log.js";
 import { guestSkipReason } from "./harness.js";
 
@@ -42,7 +43,7 @@ let guest: Guest | undefined;
 let log: WriteLog | undefined;
 before(async () => {
   if (skip) return;
-  const plugin = await writeLogPlugin();
+  const plugin = await writeLogPlugin((await provisionLab()).qemu);
   if ("unavailable" in plugin) throw new Error(`no write-log plugin: ${plugin.unavailable}`);
   guest = await Guest.boot({ memoryMiB: MEMORY_MIB, qemuArgs: writeLogArgs(plugin.path, MEMORY_MIB) });
   log = WriteLog.in(guest.runDir);
