@@ -1,7 +1,8 @@
 // npm run binary: memimage as one self-contained executable for Linux x86-64 (Node's single executable
 // applications). esbuild bundles src/cli/binary.ts and every JavaScript dependency into one CommonJS script; the
-// files read at run time (the native addons, the napi-rs codecs, the UCO/CASE ontology) go in as SEA assets with a
-// manifest (src/core/embedded.ts loads them); postject injects the blob into a copy of this Node.
+// files read at run time (the native addons, the napi-rs codecs, the UCO/CASE ontology, the source of validate's
+// QEMU plugin) go in as SEA assets with a manifest (src/core/embedded.ts loads them); postject injects the blob
+// into a copy of this Node.
 // Usage: node scripts/build-binary.mjs [OUTPUT]   (default dist/memimage)
 import { execFileSync } from "node:child_process";
 import {
@@ -73,6 +74,11 @@ try {
       assets[path] = join(ROOT, path);
       manifest.files.push(path);
     }
+  }
+  // validate builds its QEMU plugin from this source on the host (src/lab/write-log.ts).
+  for (const path of ["native/qemu-write-log.c"]) {
+    assets[path] = join(ROOT, path);
+    manifest.files.push(path);
   }
   writeFileSync(join(work, "manifest.json"), JSON.stringify(manifest));
   assets[MANIFEST_ASSET] = join(work, "manifest.json");

@@ -2,15 +2,14 @@
 // image it from outside (vm, frozen) and from inside (acquire), and compare the two. --shell leaves it up instead.
 import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { inBinary } from "../core/embedded.js";
 import { ExitCode, MemimageError } from "../core/errors.js";
 import { type Span, totalLength } from "../core/map.js";
 import { formatBytes, parseSize } from "../core/units.js";
 import { diffPages } from "../lab/compare.js";
 import { Guest } from "../lab/guest.js";
 import { provisionLab } from "../lab/provision.js";
+import { selfCommand } from "../lab/self-command.js";
 import type { Report } from "../report/report.js";
 import { openImage } from "../sources/image.js";
 import { namedRange, parseIomem, systemRam } from "../sources/iomem.js";
@@ -22,10 +21,7 @@ interface LabOptions {
   output?: string;
 }
 
-/** This memimage again, as a command: the single executable is itself, the package is node and main.js. */
-const SELF = inBinary()
-  ? process.execPath
-  : `${process.execPath} ${fileURLToPath(new URL("./main.js", import.meta.url))}`;
+const SELF = selfCommand();
 
 export function registerLab(program: Command): void {
   program

@@ -3,13 +3,16 @@
 // shows a page changed and changed back meanwhile (a page table built and torn down), so validate can tell such a
 // page from an imager's error. Built with gcc into the lab cache, keyed by the source's hash.
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
+import { embeddedText, inBinary } from "../core/embedded.js";
 import { labPath } from "./cache.js";
 import { exec, which } from "./exec.js";
 
-const SOURCE = fileURLToPath(new URL("../../../native/qemu-write-log.c", import.meta.url));
+/** The single executable carries it as a file asset (scripts/build-binary.mjs) under this path. */
+export const SOURCE_IN_PACKAGE = "native/qemu-write-log.c";
+const SOURCE = fileURLToPath(new URL(`../../../${SOURCE_IN_PACKAGE}`, import.meta.url));
 const SOCKET = "write-log.sock";
 const PAGE = 4096;
 /**
@@ -31,7 +34,9 @@ export async function writeLogPlugin(qemu: string): Promise<{ path: string } | {
     },
   );
   if (/invalid option/.test(probe.stderr)) return { unavailable: `${qemu} was built without plugin support` };
-  const source = await readFile(SOURCE).catch(() => undefined);
+  const source = inBinary()
+    ? embeddedText(SOURCE_IN_PACKAGE)
+    : await readFile(SOURCE, "utf8").catch(() => undefined);
   if (!source) return { unavailable: `its source ${SOURCE} is missing` };
   const gcc = await which("gcc");
   if (!gcc) return { unavailable: "no gcc to build the QEMU plugin" };
@@ -46,11 +51,14 @@ export async function writeLogPlugin(qemu: string): Promise<{ path: string } | {
     return { path };
   const partial = `${path}.${process.pid}.tmp`;
   await mkdir(labPath("plugin"), { recursive: true });
+  const copy = `${partial}.c`;
+  await writeFile(copy, source);
   const built = await exec(
     gcc,
-    ["-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-pthread", "-o", partial, SOURCE],
+    ["-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-pthread", "-o", partial, copy],
     { allowFailure: true },
   );
+  await rm(copy, { force: true });
   if (built.code !== 0) {
     await rm(partial, { force: true });
     return { unavailable: `gcc could not build the QEMU plugin: ${built.stderr.trim().split("\n").pop()}` };

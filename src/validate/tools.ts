@@ -1,8 +1,8 @@
 // The imagers `validate` can measure: memimage itself, LiME (built for the guest's kernel), or any shell command
 // run inside the guest that writes an image at {out}. The command may use {memimage} (this memimage, run with the
 // host's Node, which the guest sees through its 9p share) and {lime} (the path of lime.ko for the guest kernel).
-import { fileURLToPath } from "node:url";
 import { MemimageError } from "../core/errors.js";
+import { selfCommand } from "../lab/self-command.js";
 
 export interface ToolSpec {
   /** "memimage", "lime", or the command as given. */
@@ -13,12 +13,6 @@ export interface ToolSpec {
   acceptedExits: readonly number[];
   /** Why the peak RSS of the command's processes is not the tool's footprint, when it is not. */
   rssCaveat?: `unknown: ${string}`;
-}
-
-const CLI = fileURLToPath(new URL("../cli/main.js", import.meta.url));
-
-export function memimageCommand(): string {
-  return `${process.execPath} ${CLI}`;
 }
 
 export function toolSpec(tool: string): ToolSpec {
@@ -43,6 +37,6 @@ export function toolSpec(tool: string): ToolSpec {
 export function expand(template: string, values: { out: string; lime?: string }): string {
   return template
     .replaceAll("{out}", values.out)
-    .replaceAll("{memimage}", memimageCommand())
+    .replaceAll("{memimage}", selfCommand())
     .replaceAll("{lime}", values.lime ?? "{lime}");
 }

@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { encodeRecordHeader } from "../../src/formats/lime.js";
+import type { RunResult } from "../../src/validate/measure.js";
+import { guestSkipReason } from "../guest/harness.js";
 import { CLI, scratchDir } from "../helpers/cli.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -16,6 +18,7 @@ const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const suites = (...names: string[]) =>
   names.map((name) => join(ROOT, "dist", "test", "integration", `${name}.test.js`));
 
+const guestSkip = await guestSkipReason();
 const scratch = scratchDir("memimage-binary-");
 after(scratch.cleanup);
 const alone = scratch.path("alone");
@@ -162,5 +165,26 @@ describe("single executable", { timeout: 30 * 60_000 }, () => {
     assert.equal(run.status, 1, run.stderr);
     assert.match(run.stderr, /^memimage: the binary's copy of .+ did not load: no RAM-backed directory/m);
     assert.equal(run.stderr.includes("    at "), false, "no stack trace");
+  });
+
+  test("validate runs from it: itself measured in the lab guest, the write log built from its embedded source", {
+    skip: guestSkip,
+    timeout: 20 * 60_000,
+  }, () => {
+    const html = scratch.path("validate.html");
+    const run = spawnSync(binary, ["validate", "--memory", "256M", "--json", "--html", html], {
+      cwd: alone,
+      encoding: "utf8",
+      timeout: 20 * 60_000,
+    });
+    assert.equal(run.status, 0, `${run.stderr}\n${run.stdout.slice(-2000)}`);
+    const out = JSON.parse(run.stdout) as { runs: RunResult[] };
+    const [result] = out.runs;
+    assert.equal(result?.tool, "memimage");
+    assert.match(result?.command ?? "", new RegExp(`^${binary} acquire `), "the guest ran the binary itself");
+    assert.match(result?.changesSeenBy ?? "", /write log/);
+    assert.equal(result?.pages?.errors, 0);
+    assert.equal(result?.passed, true, result?.failures.join("; "));
+    assert.deepEqual(readdirSync(alone), ["memimage"]);
   });
 });
