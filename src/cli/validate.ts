@@ -61,8 +61,11 @@ export function registerValidate(program: Command): void {
       `
 In a command, {out} is the image path, {memimage} this memimage and {lime} LiME's module for the guest kernel.
 The image's format is read from its header (LiME, ELF, AVML) or from a memimage report beside it; a raw or
-padded image without one needs --tool-format. Exit 0 when every run passed (no error pages, no missing pages
-that the imager did not declare, kernel code and rodata identical), 5 when one failed.
+padded image without one needs --tool-format. Meanwhile a QEMU plugin (built with gcc on first use) records
+every page the guest stores to, so a page changed and changed back between the dumps is smear, not an error; the
+guest runs about 3 times slower while it records (--no-write-log: faster, but such pages count as errors). Exit 0
+when every run passed (no error pages, no missing pages that the imager did not declare, kernel code and rodata
+identical), 5 when one failed.
 
 Examples:
   memimage validate --tool memimage --tool lime --workload idle --workload busy --runs 3
