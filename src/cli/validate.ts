@@ -65,7 +65,7 @@ padded image without one needs --tool-format. Meanwhile a QEMU plugin (built wit
 every page the guest stores to, so a page changed and changed back between the dumps is smear, not an error; the
 guest runs about 3 times slower while it records (--no-write-log: faster, but such pages count as errors). Exit 0
 when every run passed (no error pages, no missing pages that the imager did not declare, kernel code and rodata
-identical), 5 when one failed.
+identical), 5 when one failed, 1 when validate could not finish (the runs that did are still reported).
 
 Examples:
   memimage validate --tool memimage --tool lime --workload idle --workload busy --runs 3
@@ -113,18 +113,23 @@ async function validate(options: ValidateOptions): Promise<number> {
   if (!(sampleEverySeconds >= 0))
     throw new MemimageError("usage", "--sample-every must be a number of seconds (0: never)");
   say(`booting Debian ${lab.kernel.release}, ${memoryMiB} MiB, ${cpus} vCPUs, QEMU TCG...`);
+  const planned = runs * tools.length * workloads.length;
   const guest = await Guest.boot({
     lab,
     memoryMiB,
     cpus,
+    // The guest powers itself off after this, should this process die without stopping it: room for every run.
+    lifetimeSeconds: 1800 + planned * 1800,
     ...("path" in logged ? { qemuArgs: writeLogArgs(logged.path, memoryMiB) } : {}),
   });
   const writeLog = "path" in logged ? WriteLog.in(guest.runDir) : undefined;
   const results: RunResult[] = [];
   let facts: Awaited<ReturnType<typeof guestFacts>>;
+  // Why validate stopped before its last run (the guest died, QMP failed): what was measured is still reported.
+  let stopped: string | undefined;
   try {
     facts = await guestFacts(guest, memoryMiB, cpus);
-    for (let run = 1; run <= runs; run++)
+    runs: for (let run = 1; run <= runs; run++)
       for (const workload of workloads)
         for (const tool of tools) {
           say(`run ${run}/${runs}: ${tool.name}, ${workload} guest...`);
@@ -137,7 +142,10 @@ async function validate(options: ValidateOptions): Promise<number> {
             ...(options.toolFormat ? { toolFormat: options.toolFormat } : {}),
             ...(lime ? { lime } : {}),
             ...(keepDir ? { keepDir } : {}),
+          }).catch((error: unknown) => {
+            stopped = `run ${run}/${runs} of ${tool.name} on the ${workload} guest did not finish: ${error instanceof Error ? error.message : String(error)}`;
           });
+          if (!r) break runs;
           say(r.passed ? "passed" : `FAILED: ${r.failures.join("; ")}`);
           results.push(r);
         }
@@ -148,7 +156,14 @@ async function validate(options: ValidateOptions): Promise<number> {
   const command = ["memimage", ...process.argv.slice(2)].join(" ");
   await writeNewFile(
     html,
-    renderHtml({ command, startedAt: startedAt.toISOString(), facts, summaries, results }),
+    renderHtml({
+      command,
+      startedAt: startedAt.toISOString(),
+      facts,
+      summaries,
+      results,
+      ...(stopped ? { stopped } : {}),
+    }),
     "HTML report",
   );
   if (options.json) {
@@ -164,6 +179,7 @@ async function validate(options: ValidateOptions): Promise<number> {
             kernel: facts.kernel.map((k) => ({ name: k.name, ...hexSpan(k.span) })),
           },
           html,
+          ...(stopped ? { stopped, runsPlanned: planned } : {}),
           summaries,
           runs: plain,
         },
@@ -176,6 +192,10 @@ async function validate(options: ValidateOptions): Promise<number> {
     process.stdout.write(
       `${options.markdown ? markdownTable(rows) : textTable(rows)}\nDebian ${facts.release}, ${memoryMiB} MiB guest, QEMU ${facts.qemu} TCG; report: ${html}\n`,
     );
+  }
+  if (stopped) {
+    say(`stopped after ${results.length} of ${planned} runs: ${stopped}`);
+    return ExitCode.error;
   }
   return results.every((r) => r.passed) ? ExitCode.complete : ExitCode.mismatch;
 }

@@ -9,6 +9,8 @@ import { tableRows } from "./summary.js";
 export interface HtmlInput {
   command: string;
   startedAt: string;
+  /** Why validate stopped before its last run, if it did. */
+  stopped?: string;
   facts: GuestFacts;
   summaries: Summary[];
   results: RunResult[];
@@ -97,7 +99,7 @@ th { background: #eeeeee; }
 <h1>memimage validate</h1>
 <p>${escapeXml(`Command: ${input.command}`)}<br/>${escapeXml(`Started ${input.startedAt}. Guest: Debian ${facts.release}, ${facts.memoryMiB} MiB, ${facts.cpus} vCPUs, QEMU ${facts.qemu} (TCG). System RAM: ${facts.ram.reduce((n, s) => n + s.length, 0)} bytes.`)}</p>
 <p>Ground truth: the hypervisor's dump of the paused guest (QMP dump-guest-memory, paging off) just before and just after the imager ran, and the guest's write log (a QEMU plugin that records every page the guest's vCPUs store to in between) or, without it, dumps taken every few seconds meanwhile. A page identical to both dumps is correct; identical to one of them, or different from both where the dumps or the log saw the page change, is smear (the page changed during the window); different from both where nothing saw it change is an error. Each run says what saw changes; see docs/validation.md. Figures over several runs read min/median/max.</p>
-${table(rows)}
+${input.stopped ? `<p><strong>${escapeXml(`Stopped early: ${input.stopped}. The figures below are of the runs that finished.`)}</strong></p>\n` : ""}${table(rows)}
 ${runs.join("\n")}
 </body>
 </html>

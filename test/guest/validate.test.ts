@@ -142,3 +142,31 @@ dd if="$1.full" of="$1" bs=$((32 + e - s + 1)) skip=1 2>/dev/null; rm -f "$1.ful
   assert.match(dropped?.failures.join("\n") ?? "", /159 pages of System RAM are not in the image/);
   assert.ok(out.summaries.every((s) => s.passed === 0));
 });
+
+test("a guest that dies mid-way: validate reports the runs that finished, says why it stopped, exits 1", {
+  skip,
+  timeout: 20 * MINUTES,
+}, async () => {
+  const { code, out, stderr } = await validate([
+    "--tool",
+    "head -c 4096 /dev/zero > {out}",
+    "--tool",
+    "echo o > /proc/sysrq-trigger; sleep 60 # {out}",
+    "--tool-format",
+    "raw",
+    "--no-write-log",
+    "--html",
+    join(dir, "stopped.html"),
+  ]);
+  assert.equal(code, 1, stderr);
+  const stopped = out as Output & { stopped?: string; runsPlanned?: number };
+  assert.equal(stopped.runs.length, 1, "the first run finished and is reported");
+  assert.equal(stopped.runs[0]?.passed, false, "an image of 4096 zero bytes is not the guest's RAM");
+  assert.equal(stopped.runsPlanned, 2);
+  assert.match(
+    stopped.stopped ?? "",
+    /^run 1\/1 of echo o .* did not finish: the guest stopped while running/,
+  );
+  assert.match(stderr, /stopped after 1 of 2 runs/);
+  assert.match(await readFile(join(dir, "stopped.html"), "utf8"), /Stopped early: run 1\/1 of echo o/);
+});
