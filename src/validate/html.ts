@@ -67,7 +67,7 @@ export function renderHtml(input: HtmlInput): string {
         "dumps taken while the imager ran",
         r.samples.everySeconds > 0
           ? `${r.samples.count}, one every ${r.samples.everySeconds} s`
-          : "none (--sample-every 0)",
+          : "none",
       ],
       ["read times", r.readTimes],
     ];
