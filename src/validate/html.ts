@@ -65,9 +65,7 @@ export function renderHtml(input: HtmlInput): string {
       ["changes seen by", r.changesSeenBy],
       [
         "dumps taken while the imager ran",
-        r.samples.everySeconds > 0
-          ? `${r.samples.count}, one every ${r.samples.everySeconds} s`
-          : "none",
+        r.samples.everySeconds > 0 ? `${r.samples.count}, one every ${r.samples.everySeconds} s` : "none",
       ],
       ["read times", r.readTimes],
     ];

@@ -204,7 +204,7 @@ export async function measure(guest: Guest, facts: GuestFacts, input: RunInput):
     toolExit = r.code;
     toolStderr = r.stderr.trim();
   } finally {
-    if (stop) await guest.run(stop);
+    if (stop) await guest.check(stop);
   }
   const measured = facts.gnuTime ? await gnuTime(timePath) : undefined;
   const toolSeconds: number | Unknown =

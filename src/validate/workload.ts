@@ -21,8 +21,19 @@ export function startScript(workload: Workload): string | undefined {
 echo $! > ${PID_FILE}`;
 }
 
-/** A guest shell script that stops the workload and frees what it held. */
+/**
+ * A guest shell script that stops the workload, waits until none of its processes is left, and frees what it
+ * held; it fails if one survives, since a workload left running makes every later "idle" run a busy one. Written
+ * for dash (the guest runs the host's /bin/sh), whose kill takes no "--".
+ */
 export function stopScript(workload: Workload): string | undefined {
   if (workload === "idle") return undefined;
-  return `kill -TERM -- -$(cat ${PID_FILE}) 2>/dev/null; sleep 0.3; rm -f ${PID_FILE} /dev/shm/memimage-validate-busy.*; true`;
+  return `group=$(cat ${PID_FILE}) || exit 1
+kill -9 -$group
+i=0
+while ps -eo pgid= | grep -qx " *$group"; do
+  i=$((i + 1)); [ $i -gt 100 ] && { echo "the busy workload (process group $group) survived SIGKILL" >&2; exit 1; }
+  sleep 0.1
+done
+rm -f ${PID_FILE} /dev/shm/memimage-validate-busy.*`;
 }
