@@ -1,6 +1,6 @@
 // memimage validate: measure an imager (memimage, LiME or any command) in the lab guest against the hypervisor's
 // ground truth, and report a table, --json, and a self-contained HTML report with a picture of each run.
-import { mkdir } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { ExitCode, MemimageError } from "../core/errors.js";
@@ -95,6 +95,14 @@ async function validate(options: ValidateOptions): Promise<number> {
   const html = resolve(
     options.html ?? `memimage-validate-${startedAt.toISOString().replace(/[-:]|\.\d+/g, "")}.html`,
   );
+  // memimage never overwrites a file: say so now rather than after the runs.
+  if (
+    await stat(html).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw new MemimageError("output-exists", `${html} already exists (choose another --html)`);
   const keepDir = options.keep ? resolve(options.keep) : undefined;
   if (keepDir) await mkdir(keepDir, { recursive: true });
   const say = (text: string) => process.stderr.write(`validate: ${text}\n`);
@@ -129,7 +137,7 @@ async function validate(options: ValidateOptions): Promise<number> {
   let stopped: string | undefined;
   try {
     facts = await guestFacts(guest, memoryMiB, cpus);
-    runs: for (let run = 1; run <= runs; run++)
+    allRuns: for (let run = 1; run <= runs; run++)
       for (const workload of workloads)
         for (const tool of tools) {
           say(`run ${run}/${runs}: ${tool.name}, ${workload} guest...`);
@@ -145,7 +153,7 @@ async function validate(options: ValidateOptions): Promise<number> {
           }).catch((error: unknown) => {
             stopped = `run ${run}/${runs} of ${tool.name} on the ${workload} guest did not finish: ${error instanceof Error ? error.message : String(error)}`;
           });
-          if (!r) break runs;
+          if (!r) break allRuns;
           say(r.passed ? "passed" : `FAILED: ${r.failures.join("; ")}`);
           results.push(r);
         }
@@ -154,7 +162,8 @@ async function validate(options: ValidateOptions): Promise<number> {
   }
   const summaries = summarise(results);
   const command = ["memimage", ...process.argv.slice(2)].join(" ");
-  await writeNewFile(
+  // The results are printed even when the HTML report cannot be written: the runs took minutes.
+  const htmlWritten = await writeNewFile(
     html,
     renderHtml({
       command,
@@ -165,6 +174,9 @@ async function validate(options: ValidateOptions): Promise<number> {
       ...(stopped ? { stopped } : {}),
     }),
     "HTML report",
+  ).then(
+    () => undefined,
+    (error: unknown) => (error instanceof Error ? error.message : String(error)),
   );
   if (options.json) {
     const plain = results.map(({ classes: _c, readMs: _r, ...rest }) => rest);
@@ -193,10 +205,9 @@ async function validate(options: ValidateOptions): Promise<number> {
       `${options.markdown ? markdownTable(rows) : textTable(rows)}\nDebian ${facts.release}, ${memoryMiB} MiB guest, QEMU ${facts.qemu} TCG; report: ${html}\n`,
     );
   }
-  if (stopped) {
-    say(`stopped after ${results.length} of ${planned} runs: ${stopped}`);
-    return ExitCode.error;
-  }
+  if (htmlWritten) say(htmlWritten);
+  if (stopped) say(`stopped after ${results.length} of ${planned} runs: ${stopped}`);
+  if (stopped || htmlWritten) return ExitCode.error;
   return results.every((r) => r.passed) ? ExitCode.complete : ExitCode.mismatch;
 }
 
