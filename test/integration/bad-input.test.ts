@@ -32,3 +32,14 @@ describe("malformed images: one clear line naming the problem and the offset, ex
     });
   }
 });
+
+test("validate refuses an existing --html path at once, before it provisions or boots anything", () => {
+  const html = scratch.path("existing.html");
+  writeFileSync(html, "kept");
+  const started = Date.now();
+  const run = memimage(["validate", "--html", html]);
+  assert.equal(run.status, 1, run.stderr);
+  assert.match(run.stderr, /^memimage: .*existing\.html already exists \(choose another --html\)$/m);
+  assert.doesNotMatch(run.stderr, /provisioning/);
+  assert.ok(Date.now() - started < 30_000);
+});
