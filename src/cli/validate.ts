@@ -1,9 +1,10 @@
 // memimage validate: measure an imager (memimage, LiME or any command) in the lab guest against the hypervisor's
 // ground truth, and report a table, --json, and a self-contained HTML report with a picture of each run.
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { ExitCode, MemimageError } from "../core/errors.js";
+import { exists } from "../core/exists.js";
 import { parseSize } from "../core/units.js";
 import { Guest } from "../lab/guest.js";
 import { buildLime } from "../lab/lime.js";
@@ -96,12 +97,7 @@ async function validate(options: ValidateOptions): Promise<number> {
     options.html ?? `memimage-validate-${startedAt.toISOString().replace(/[-:]|\.\d+/g, "")}.html`,
   );
   // memimage never overwrites a file: say so now rather than after the runs.
-  if (
-    await stat(html).then(
-      () => true,
-      () => false,
-    )
-  )
+  if (await exists(html))
     throw new MemimageError("output-exists", `${html} already exists (choose another --html)`);
   const keepDir = options.keep ? resolve(options.keep) : undefined;
   if (keepDir) await mkdir(keepDir, { recursive: true });

@@ -2,8 +2,9 @@
 // (about 860 MB, 5.6 GB unpacked) is downloaded, only usr/lib/debug/boot/vmlinux-RELEASE is extracted into the
 // lab cache, and the .deb is deleted. Also a vmlinux of another build (the same release's cloud flavour, taken
 // out of its compressed boot image) for checking that a wrong vmlinux is told apart.
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { exists } from "../core/exists.js";
 import { labPath } from "./cache.js";
 import { exec } from "./exec.js";
 import { aptInstall, unpackPackage } from "./provision.js";
@@ -16,12 +17,6 @@ const DECOMPRESSORS: [Buffer, string][] = [
   [Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), "zstd"],
   [Buffer.from([0x1f, 0x8b]), "gzip"],
 ];
-
-const exists = (path: string) =>
-  stat(path).then(
-    () => true,
-    () => false,
-  );
 
 /** Where the guest kernel's debug vmlinux is cached. */
 export function debugVmlinuxPath(release: string): string {

@@ -3,9 +3,10 @@
 // Commands run in the guest through a tiny agent that polls the run directory. Every QEMU started here is
 // killed on shutdown(), on process exit and on SIGINT/SIGTERM; the guest also powers itself off after its lifetime.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { exists } from "../core/exists.js";
 import { QmpClient } from "../sources/qmp-client.js";
 import { labPath } from "./cache.js";
 import { type Lab, provisionLab } from "./provision.js";
@@ -69,12 +70,6 @@ function killAllOnExit(): void {
     });
   }
 }
-
-const exists = (path: string) =>
-  stat(path).then(
-    () => true,
-    () => false,
-  );
 
 export class Guest {
   private next = 0;

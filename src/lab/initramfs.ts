@@ -2,8 +2,9 @@
 // mounts the host's root read-only and one host directory writable, then chroots into the host and runs the
 // lab agent from that directory. Node and memimage from the host then run in the guest unchanged.
 import { createHash } from "node:crypto";
-import { copyFile, mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { exists } from "../core/exists.js";
 import { exec } from "./exec.js";
 import type { LabKernel } from "./provision.js";
 
@@ -81,13 +82,7 @@ export function initramfsName(release: string): string {
 
 /** Builds the initramfs at `output` unless it is already there. */
 export async function buildInitramfs(kernel: LabKernel, busybox: string, output: string): Promise<string> {
-  if (
-    await stat(output).then(
-      () => true,
-      () => false,
-    )
-  )
-    return output;
+  if (await exists(output)) return output;
   const dir = `${output}.d`;
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, "bin"), { recursive: true });

@@ -1,17 +1,11 @@
 // LiME, the peer imager: built from Debian's lime-forensics-dkms source against the linux-headers package of
 // the guest kernel's release, cached per release.
-import { cp, readdir, rm, stat } from "node:fs/promises";
+import { cp, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { exists } from "../core/exists.js";
 import { labPath } from "./cache.js";
 import { exec } from "./exec.js";
 import { aptInstall, unpackPackage } from "./provision.js";
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 /** Returns the path of lime.ko for `release`, building it first if needed. */
 export async function buildLime(release: string): Promise<string> {

@@ -2,8 +2,9 @@
 // linux-image-amd64, never pinned) unpacked without installing, and an initramfs that mounts the host over 9p.
 // Everything lands in the lab cache; a second run only checks that it is there.
 // Entry point for CI: node dist/src/lab/provision.js [--lime] [--dbg]
-import { mkdir, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { exists } from "../core/exists.js";
 import { labCacheDir, labPath } from "./cache.js";
 import { exec, which } from "./exec.js";
 import { buildInitramfs, initramfsName } from "./initramfs.js";
@@ -47,13 +48,6 @@ export async function aptInstall(packages: string[]): Promise<void> {
   await exec("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...packages], {
     env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
   });
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 async function ensureHostPackages(): Promise<void> {

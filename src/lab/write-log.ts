@@ -3,10 +3,11 @@
 // shows a page changed and changed back meanwhile (a page table built and torn down), so validate can tell such a
 // page from an imager's error. Built with gcc into the lab cache, keyed by the source's hash.
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { embeddedText, inBinary } from "../core/embedded.js";
+import { exists } from "../core/exists.js";
 import { labPath } from "./cache.js";
 import { exec, which } from "./exec.js";
 
@@ -42,13 +43,7 @@ export async function writeLogPlugin(qemu: string): Promise<{ path: string } | {
   if (!gcc) return { unavailable: "no gcc to build the QEMU plugin" };
   const hash = createHash("sha256").update(source).digest("hex").slice(0, 12);
   const path = labPath("plugin", `qemu-write-log-${hash}.so`);
-  if (
-    await stat(path).then(
-      () => true,
-      () => false,
-    )
-  )
-    return { path };
+  if (await exists(path)) return { path };
   const partial = `${path}.${process.pid}.tmp`;
   await mkdir(labPath("plugin"), { recursive: true });
   const copy = `${partial}.c`;

@@ -1,9 +1,10 @@
 // One validation run in the lab guest: start the workload, dump the guest's RAM through the hypervisor (paused),
 // run the imager inside, dump again, and classify every page of System RAM against the two dumps. The dumps go
 // to the host's disk (the run directory), never into the guest's RAM.
-import { copyFile, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { exists } from "../core/exists.js";
 import { type Span, totalLength } from "../core/map.js";
 import type { Guest } from "../lab/guest.js";
 import type { WriteLog } from "../lab/write-log.js";
@@ -404,13 +405,7 @@ async function gnuTime(path: string): Promise<{ seconds: number; maxRssKiB: numb
 async function keep(files: string[], dir: string, id: string, label: string): Promise<string[]> {
   const kept: string[] = [];
   for (const f of files) {
-    if (
-      !(await stat(f).then(
-        () => true,
-        () => false,
-      ))
-    )
-      continue;
+    if (!(await exists(f))) continue;
     const to = join(dir, basename(f).replace(id, label));
     await rename(f, to).catch(async () => {
       await copyFile(f, to); // another filesystem

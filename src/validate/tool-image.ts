@@ -1,8 +1,9 @@
 // Opens what the imager under test wrote, in any format memimage reads. LiME, ELF and AVML say where their bytes
 // belong; raw and padded images say nothing, so without a memimage report beside them they are read the way
 // LiME writes them: System RAM's ranges back to back (raw) or each at its own offset (padded).
-import { open, stat } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { MemimageError } from "../core/errors.js";
+import { exists } from "../core/exists.js";
 import { type Span, subtractSpans } from "../core/map.js";
 import { detectFormat, formatByName } from "../formats/registry.js";
 import { ImageSource } from "../formats/segments.js";
@@ -35,10 +36,7 @@ export async function openToolImage(
   } finally {
     await file.close();
   }
-  const hasReport = await stat(reportPathFor(path)).then(
-    () => true,
-    () => false,
-  );
+  const hasReport = await exists(reportPathFor(path));
   const magic = detectFormat(head);
   if (magic || hasReport) {
     const opened = await openImage(path, format && !magic ? { format } : {});

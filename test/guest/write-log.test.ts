@@ -2,9 +2,10 @@
 // 32 pages, faults them all in, reads their frame numbers from /proc/self/pagemap, and once the log runs stores
 // to the first 16 only. The log must hold those 16 and none of the other 16, and far from all of RAM.
 import assert from "node:assert/strict";
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { exists } from "../../src/core/exists.js";
 import { Guest } from "../../src/lab/guest.js";
 import { provisionLab } from "../../src/lab/provision.js";
 import { WriteLog, writeLogArgs, writeLogPlugin } from "../../src/lab/write-log.js";
@@ -55,12 +56,7 @@ after(async () => {
 
 async function until(path: string): Promise<void> {
   const deadline = Date.now() + 120_000;
-  while (
-    !(await stat(path).then(
-      () => true,
-      () => false,
-    ))
-  ) {
+  while (!(await exists(path))) {
     if (Date.now() > deadline) throw new Error(`the guest never wrote ${path}`);
     await sleep(100);
   }
