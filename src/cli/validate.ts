@@ -9,7 +9,7 @@ import { parseSize } from "../core/units.js";
 import { Guest } from "../lab/guest.js";
 import { buildLime } from "../lab/lime.js";
 import { provisionLab } from "../lab/provision.js";
-import { WRITE_LOG_MAX_MEMORY_MIB, WriteLog, writeLogArgs, writeLogPlugin } from "../lab/write-log.js";
+import { WriteLog, writeLogArgs, writeLogPlugin } from "../lab/write-log.js";
 import { writeNewFile } from "../report/files.js";
 import { renderHtml } from "../validate/html.js";
 import { guestFacts, measure, type RunResult } from "../validate/measure.js";
@@ -106,14 +106,11 @@ async function validate(options: ValidateOptions): Promise<number> {
   const lab = await provisionLab();
   const needsLime = tools.some((t) => t.template.includes("{lime}"));
   const lime = needsLime ? await buildLime(lab.kernel.release) : undefined;
-  const plugin = options.writeLog ? await writeLogPlugin(lab.qemu) : { unavailable: "--no-write-log" };
-  const logged =
-    "path" in plugin && memoryMiB > WRITE_LOG_MAX_MEMORY_MIB
-      ? { unavailable: `the guest has more than ${WRITE_LOG_MAX_MEMORY_MIB} MiB` }
-      : plugin;
-  if ("unavailable" in logged && options.writeLog)
-    say(`no write log (${logged.unavailable}): only dumps show which pages changed`);
-  const sampleEverySeconds = Number(options.sampleEvery ?? ("path" in logged ? 0 : 5));
+  const plugin = options.writeLog ? await writeLogPlugin(lab.qemu, memoryMiB) : undefined;
+  if (plugin && "unavailable" in plugin)
+    say(`no write log (${plugin.unavailable}): only dumps show which pages changed`);
+  const pluginPath = plugin && "path" in plugin ? plugin.path : undefined;
+  const sampleEverySeconds = Number(options.sampleEvery ?? (pluginPath ? 0 : 5));
   if (!(sampleEverySeconds >= 0))
     throw new MemimageError("usage", "--sample-every must be a number of seconds (0: never)");
   say(`booting Debian ${lab.kernel.release}, ${memoryMiB} MiB, ${cpus} vCPUs, QEMU TCG...`);
@@ -124,9 +121,9 @@ async function validate(options: ValidateOptions): Promise<number> {
     cpus,
     // The guest powers itself off after this, should this process die without stopping it: room for every run.
     lifetimeSeconds: 1800 + planned * 1800,
-    ...("path" in logged ? { qemuArgs: writeLogArgs(logged.path, memoryMiB) } : {}),
+    ...(pluginPath ? { qemuArgs: writeLogArgs(pluginPath, memoryMiB) } : {}),
   });
-  const writeLog = "path" in logged ? WriteLog.in(guest.runDir) : undefined;
+  const writeLog = pluginPath ? WriteLog.in(guest.runDir) : undefined;
   const results: RunResult[] = [];
   let facts: Awaited<ReturnType<typeof guestFacts>>;
   // Why validate stopped before its last run (the guest died, QMP failed): what was measured is still reported.

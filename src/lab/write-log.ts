@@ -20,13 +20,17 @@ const PAGE = 4096;
  * The plugin reports QEMU's RAM offsets, which are guest-physical addresses only while all of RAM sits below the
  * PCI hole: on the pc machine, guests under 3.5 GiB.
  */
-export const WRITE_LOG_MAX_MEMORY_MIB = 3584;
+const MAX_MEMORY_MIB = 3584;
 
 /**
- * The plugin's path, built if needed; or why there is none (a QEMU without plugin support, no compiler, no
- * source, a failed build).
+ * The plugin's path for a guest of `memoryMiB`, built if needed; or why there is none (a guest too large, a QEMU
+ * without plugin support, no compiler, no source, a failed build).
  */
-export async function writeLogPlugin(qemu: string): Promise<{ path: string } | { unavailable: string }> {
+export async function writeLogPlugin(
+  qemu: string,
+  memoryMiB: number,
+): Promise<{ path: string } | { unavailable: string }> {
+  if (memoryMiB > MAX_MEMORY_MIB) return { unavailable: `the guest has more than ${MAX_MEMORY_MIB} MiB` };
   const probe = await exec(
     qemu,
     ["-plugin", "/nonexistent/memimage-probe.so", "-M", "none", "-display", "none"],

@@ -122,9 +122,10 @@ export async function classifyPages(
     bytesCompared: 0,
     changedPages: 0,
     errorZeroPages: 0,
-    ...(written ? { writtenPages: 0, changedUnlogged: 0 } : {}),
     examples: { missing: [], error: [] },
   };
+  let writtenPages = 0;
+  let changedUnlogged = 0;
   const b = Buffer.alloc(STEP);
   const a = Buffer.alloc(STEP);
   const i = Buffer.alloc(STEP);
@@ -148,9 +149,8 @@ export async function classifyPages(
       const stored = written?.[frame] === 1;
       const meanwhile = changedInDumps || stored;
       if (changedInDumps) result.changedPages++;
-      if (stored && result.writtenPages !== undefined) result.writtenPages++;
-      if (written && changedInDumps && !stored && result.changedUnlogged !== undefined)
-        result.changedUnlogged++;
+      if (stored) writtenPages++;
+      else if (changedInDumps) changedUnlogged++;
       let cls: PageClass;
       if (covers(have, address, size)) cls = classifyPage(i.subarray(p, p + size), pb, pa, meanwhile);
       else if (overlaps(image.declared, address, size)) cls = PageClass.declared;
@@ -166,7 +166,7 @@ export async function classifyPages(
         result.examples[PAGE_CLASSES[cls]].push(hex(address));
     }
   }
-  return result;
+  return written ? { ...result, writtenPages, changedUnlogged } : result;
 }
 
 /** Marks (1) in `changed`, one byte per page frame, every page where `sample` differs from `before`. */

@@ -44,7 +44,7 @@ let guest: Guest | undefined;
 let log: WriteLog | undefined;
 before(async () => {
   if (skip) return;
-  const plugin = await writeLogPlugin((await provisionLab()).qemu);
+  const plugin = await writeLogPlugin((await provisionLab()).qemu, MEMORY_MIB);
   if ("unavailable" in plugin) throw new Error(`no write-log plugin: ${plugin.unavailable}`);
   guest = await Guest.boot({ memoryMiB: MEMORY_MIB, qemuArgs: writeLogArgs(plugin.path, MEMORY_MIB) });
   log = WriteLog.in(guest.runDir);
